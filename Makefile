@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STORY ?= examples/tide-clock.md
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: demo test dev bench install install-test system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# espeak-ng speaks English and Hindi offline; installed with apt when we are root.
+system-deps:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing espeak-ng with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
+	  else \
+	    echo "espeak-ng is missing: install it with 'sudo apt-get install espeak-ng' (Debian/Ubuntu) or 'brew install espeak-ng' (macOS), then run make again"; \
+	    exit 1; \
+	  fi; }
+
+install: $(BIN)/python system-deps
+	$(BIN)/pip install -q -e .
+
+install-test: $(BIN)/python system-deps
+	$(BIN)/pip install -q -e '.[test]'
+
+demo: install
+	$(BIN)/filmgen render $(STORY) --out out
+
+test: install-test
+	$(BIN)/python -m pytest
+
+dev: install
+	$(BIN)/dagster dev -w workspace.yaml
+
+bench: install
+	$(BIN)/python bench/animatic_vs_ffmpeg.py
+
+clean:
+	rm -rf out .dagster_home

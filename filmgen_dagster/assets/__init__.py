@@ -1,0 +1,1 @@
+"""One module per stage. Film-level assets are partitioned by film, shot-level ones by shot."""

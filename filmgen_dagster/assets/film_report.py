@@ -1,0 +1,126 @@
+import base64
+import io
+from importlib.metadata import version
+
+import dagster as dg
+from PIL import Image, ImageDraw, ImageFont
+
+from filmgen_dagster.domain import (
+    ClipRecord,
+    FilmManifest,
+    FilmPlan,
+    FinalCutRecord,
+    KeyframeRecord,
+    MusicRecord,
+    NarrationRecord,
+    ShotManifest,
+    ShotNarrationRecord,
+    ShotPrompt,
+    Story,
+    SubtitleRecord,
+)
+from filmgen_dagster.film_records import registration, require, shot_records
+from filmgen_dagster.partitions import across_sets, films
+from filmgen_dagster.resources.media_store import MediaStore
+
+SHEET_COLUMNS = 4
+LIBRARIES = ("dagster", "pydantic", "numpy", "pillow", "scipy", "imageio-ffmpeg")
+
+
+@dg.asset(
+    partitions_def=films,
+    group_name="film",
+    deps=["final_cut", across_sets("keyframe"), across_sets("shot_prompt")],
+    kinds={"python"},
+)
+def film_report(context: dg.AssetExecutionContext, media: MediaStore) -> dg.MaterializeResult:
+    """The manifest (everything needed to reproduce the film) and a contact sheet of all keyframes."""
+    film_key = context.partition_key
+    plan = require(media, "scene_plan", film_key, FilmPlan)
+    story = require(media, "story", film_key, Story)
+    prompts = shot_records(media, "shot_prompt", plan, ShotPrompt)
+    keyframes = shot_records(media, "keyframe", plan, KeyframeRecord)
+    clips = shot_records(media, "clip", plan, ClipRecord)
+    takes = shot_records(media, "shot_narration", plan, ShotNarrationRecord)
+    narration = require(media, "narration", film_key, NarrationRecord)
+    subtitles = require(media, "subtitles", film_key, SubtitleRecord)
+    music = require(media, "music", film_key, MusicRecord)
+    final = require(media, "final_cut", film_key, FinalCutRecord)
+
+    sheet = _contact_sheet(media, plan, keyframes)
+    sheet_ref = media.put_bytes(sheet, ".png")
+    shots = [
+        ShotManifest(
+            shot_key=prompt.shot_key,
+            prompt=prompt.prompt,
+            negative_prompt=prompt.negative_prompt,
+            seed=prompt.seed,
+            backends={
+                "image": f"{keyframe.backend} {keyframe.model_id}",
+                "video": f"{clip.backend} {clip.model_id}",
+                "speech": f"{take.backend} {take.model_id}",
+            },
+            outputs={
+                "keyframe": keyframe.image.digest,
+                "clip": clip.video.digest,
+                **{f"speech_{lang}": t.audio.digest for lang, t in take.takes.items() if t.audio},
+            },
+            duration_s=clip.duration_s,
+        )
+        for prompt, keyframe, clip, take in zip(prompts, keyframes, clips, takes)
+    ]
+    manifest = FilmManifest(
+        film_key=film_key,
+        title=plan.title,
+        story_hash=story.story_hash,
+        profile=registration(media, film_key).profile,
+        plan=plan,
+        shots=shots,
+        outputs={
+            "final_cut": final.video.digest,
+            "music": music.score.digest,
+            **{f"narration_{lang}": ref.digest for lang, ref in narration.tracks.items()},
+            **{f"subtitles_{lang}": ref.digest for lang, ref in subtitles.srt.items()},
+        },
+        missing_lines=narration.missing_lines,
+        library_versions={name: version(name) for name in LIBRARIES} | {"music": f"{music.backend} {music.model_id}"},
+        contact_sheet=sheet_ref,
+    )
+    manifest_ref = media.put_bytes(manifest.model_dump_json(indent=2).encode(), ".json")
+    media.write_record("film_report", film_key, manifest)
+    preview = Image.open(io.BytesIO(sheet))
+    preview.thumbnail((640, 640))
+    buffer = io.BytesIO()
+    preview.convert("RGB").save(buffer, format="JPEG", quality=75)
+    missing = "\n".join(f"- [{lang}] {line}" for lang, lines in narration.missing_lines.items() for line in lines)
+    return dg.MaterializeResult(
+        metadata={
+            "manifest": dg.MetadataValue.path(str(media.local_path(manifest_ref))),
+            "contact_sheet": dg.MetadataValue.path(str(media.local_path(sheet_ref))),
+            "contact_sheet_preview": dg.MetadataValue.md(
+                f"![contact sheet](data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode()})"
+            ),
+            "final_cut": dg.MetadataValue.path(str(media.local_path(final.video))),
+            "story_hash": story.story_hash,
+            "shots": len(shots),
+            "lines_without_text": dg.MetadataValue.md(missing or "none: every language has text for every line"),
+        }
+    )
+
+
+def _contact_sheet(media: MediaStore, plan: FilmPlan, keyframes: list[KeyframeRecord]) -> bytes:
+    """All keyframe thumbnails in film order, labelled with their shot keys."""
+    thumbs = [Image.open(media.local_path(k.thumbnail)).convert("RGB") for k in keyframes]
+    width, height = thumbs[0].size
+    label = 22
+    rows = -(-len(thumbs) // SHEET_COLUMNS)
+    sheet = Image.new("RGB", (SHEET_COLUMNS * width, rows * (height + label)), "#101214")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=14)
+    for index, (thumb, shot) in enumerate(zip(thumbs, plan.shots)):
+        x, y = (index % SHEET_COLUMNS) * width, (index // SHEET_COLUMNS) * (height + label)
+        sheet.paste(thumb, (x, y + label))
+        draw.text((x + 6, y + 3), shot.key, fill="#e8e8e8", font=font)
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    return buffer.getvalue()

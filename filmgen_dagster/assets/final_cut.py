@@ -1,0 +1,92 @@
+import time
+
+import dagster as dg
+
+from filmgen_dagster.audio import mix, read_wav, write_wav
+from filmgen_dagster.av import concat_copy, mux_final, probe
+from filmgen_dagster.domain import (
+    LANGUAGE_NAMES,
+    ClipRecord,
+    FilmPlan,
+    FinalCutRecord,
+    MusicRecord,
+    NarrationRecord,
+    SubtitleRecord,
+)
+from filmgen_dagster.film_records import require, shot_records
+from filmgen_dagster.partitions import across_sets, films
+from filmgen_dagster.resources.media_store import MediaStore
+
+DURATION_TOLERANCE_S = 0.1
+
+
+@dg.asset(
+    partitions_def=films,
+    group_name="film",
+    deps=[across_sets("clip"), "narration", "subtitles", "music"],
+    kinds={"python"},
+)
+def final_cut(context: dg.AssetExecutionContext, media: MediaStore) -> dg.MaterializeResult:
+    """The film: clips joined by stream copy, one AAC track and one subtitle track per language."""
+    film_key = context.partition_key
+    plan = require(media, "scene_plan", film_key, FilmPlan)
+    clips = shot_records(media, "clip", plan, ClipRecord)
+    narration = require(media, "narration", film_key, NarrationRecord)
+    subtitles = require(media, "subtitles", film_key, SubtitleRecord)
+    score = require(media, "music", film_key, MusicRecord).score
+    for clip, entry in zip(clips, narration.timeline):
+        if abs(clip.duration_s - entry.duration_s) > 1e-6:
+            raise dg.Failure(f"clip of {clip.shot_key} is stale (its length no longer matches its narration); rematerialize it")
+    inputs = {
+        "clips": [clip.video.digest for clip in clips],
+        "narration": {lang: ref.digest for lang, ref in narration.tracks.items()},
+        "subtitles": {lang: ref.digest for lang, ref in subtitles.srt.items()},
+        "music": score.digest,
+        "title": plan.title,
+    }
+    started = time.perf_counter()
+    film_ref = media.recall("final_cut", inputs)
+    cached = film_ref is not None
+    if film_ref is None:
+        music_track = read_wav(media.local_path(score))
+        with media.scratch() as tmp:
+            concat_copy([media.local_path(clip.video) for clip in clips], tmp / "picture.mp4")
+            mixes = {}
+            for language, ref in narration.tracks.items():
+                mixes[language] = tmp / f"mix-{language}.wav"
+                write_wav(mixes[language], mix(read_wav(media.local_path(ref)), music_track))
+            mux_final(
+                tmp / "picture.mp4",
+                mixes,
+                {lang: media.local_path(ref) for lang, ref in subtitles.srt.items()},
+                tmp / "film.mp4",
+                title=plan.title,
+            )
+            film_ref = media.put_file(tmp / "film.mp4")
+        media.remember("final_cut", inputs, film_ref)
+    info = probe(media.local_path(film_ref))
+    if abs(info.duration_s - narration.duration_s) > DURATION_TOLERANCE_S:
+        raise dg.Failure(
+            f"final cut of {film_key} lasts {info.duration_s:.2f} s but its shots add up to "
+            f"{narration.duration_s:.2f} s; rematerialize its clips"
+        )
+    record = FinalCutRecord(
+        film_key=film_key, video=film_ref, duration_s=info.duration_s, languages=list(narration.tracks)
+    )
+    media.write_record("final_cut", film_key, record)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(media.local_path(film_ref))),
+            "sha256": film_ref.digest,
+            "duration_s": round(info.duration_s, 3),
+            "size_mb": round(film_ref.size / 1e6, 2),
+            "streams": dg.MetadataValue.md(
+                "\n".join(
+                    f"- {s.kind} {s.codec}" + (f" [{s.language}]" if s.language else "") for s in info.streams
+                )
+            ),
+            "languages": ", ".join(LANGUAGE_NAMES[lang] for lang in record.languages),
+            "cached": cached,
+            "assembly_s": round(time.perf_counter() - started, 3),
+        }
+    )

@@ -1,0 +1,70 @@
+import time
+
+import dagster as dg
+import numpy as np
+
+from filmgen_dagster.audio import duck, read_wav, rms_dbfs, write_wav
+from filmgen_dagster.backends.base import MusicCue
+from filmgen_dagster.domain import FilmPlan, MusicRecord, NarrationRecord
+from filmgen_dagster.film_records import registration, require
+from filmgen_dagster.partitions import films
+from filmgen_dagster.resources.media_store import MediaStore
+from filmgen_dagster.resources.studio import FilmStudio
+
+
+@dg.asset(partitions_def=films, group_name="film", deps=["narration"], kinds={"python"})
+def music(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
+    """A score following each scene's mood, crossfaded between scenes and ducked under the narration."""
+    film_key = context.partition_key
+    plan = require(media, "scene_plan", film_key, FilmPlan)
+    narration = require(media, "narration", film_key, NarrationRecord)
+    composer = studio.backends(registration(media, film_key).profile).music
+    starts = {entry.shot_key: entry for entry in narration.timeline}
+    cues = []
+    for scene in plan.scenes:
+        first, last = starts[scene.shots[0].key], starts[scene.shots[-1].key]
+        cues.append(
+            MusicCue(
+                start_s=first.start_s,
+                duration_s=last.start_s + last.duration_s - first.start_s,
+                mood=scene.mood,
+                hint=plan.music,
+            )
+        )
+    inputs = {
+        "backend": composer.backend_id,
+        "model": composer.model_id,
+        "cues": [cue.model_dump(mode="json") for cue in cues],
+        "duration_s": narration.duration_s,
+        "voices": sorted(ref.digest for ref in narration.tracks.values()),
+    }
+    started = time.perf_counter()
+    score_ref = media.recall("music", inputs)
+    if score_ref is None:
+        score = composer.compose(cues, narration.duration_s)
+        # Duck under whichever language is speaking, so every audio track stays intelligible.
+        voices = [np.abs(read_wav(media.local_path(ref))) for ref in narration.tracks.values()]
+        ducked = duck(score, np.maximum.reduce(voices))
+        with media.scratch() as tmp:
+            write_wav(tmp / "score.wav", ducked)
+            score_ref = media.put_file(tmp / "score.wav")
+        media.remember("music", inputs, score_ref)
+    record = MusicRecord(
+        film_key=film_key,
+        score=score_ref,
+        duration_s=narration.duration_s,
+        backend=composer.backend_id,
+        model_id=composer.model_id,
+    )
+    media.write_record("music", film_key, record)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(media.local_path(score_ref))),
+            "duration_s": round(record.duration_s, 3),
+            "moods": " → ".join(cue.mood.value for cue in cues),
+            "rms_dbfs": round(rms_dbfs(read_wav(media.local_path(score_ref))), 1),
+            "backend": composer.backend_id,
+            "model_id": composer.model_id,
+            "compose_s": round(time.perf_counter() - started, 3),
+        }
+    )

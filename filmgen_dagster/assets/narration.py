@@ -1,0 +1,60 @@
+import dagster as dg
+
+from filmgen_dagster.assets.shot_narration import NARRATION_LEAD_S
+from filmgen_dagster.audio import active_ratio, lay_on_timeline, read_wav, write_wav
+from filmgen_dagster.backends.base import SAMPLE_RATE
+from filmgen_dagster.domain import FilmPlan, NarrationRecord, ShotNarrationRecord, TimelineEntry
+from filmgen_dagster.film_records import require, shot_records
+from filmgen_dagster.partitions import across_sets, films
+from filmgen_dagster.resources.media_store import MediaStore
+
+
+@dg.asset(
+    partitions_def=films,
+    group_name="film",
+    deps=["scene_plan", across_sets("shot_narration")],
+    kinds={"python"},
+)
+def narration(context: dg.AssetExecutionContext, media: MediaStore) -> dg.MaterializeResult:
+    """One narration track per language, each shot's take laid on the film timeline."""
+    film_key = context.partition_key
+    plan = require(media, "scene_plan", film_key, FilmPlan)
+    takes = shot_records(media, "shot_narration", plan, ShotNarrationRecord)
+    timeline, start = [], 0.0
+    for record in takes:
+        timeline.append(TimelineEntry(shot_key=record.shot_key, start_s=start, duration_s=record.final_duration_s))
+        start += record.final_duration_s
+    tracks, missing, metadata = {}, {}, {}
+    for language in plan.languages:
+        segments = [
+            (entry.start_s + NARRATION_LEAD_S, read_wav(media.local_path(take.audio)))
+            for entry, record in zip(timeline, takes)
+            if (take := record.takes[language]).audio
+        ]
+        track = lay_on_timeline(segments, start)
+        with media.scratch() as tmp:
+            write_wav(tmp / f"{language}.wav", track)
+            tracks[language] = media.put_file(tmp / f"{language}.wav")
+        missing[language] = [
+            f"line {shot.source_line}: {shot.visual[:80]}"
+            for shot, record in zip(plan.shots, takes)
+            if record.takes[language].missing_text
+        ]
+        metadata[f"{language}_path"] = dg.MetadataValue.path(str(media.local_path(tracks[language])))
+        metadata[f"{language}_speech_ratio"] = round(active_ratio(track), 3)
+        metadata[f"{language}_lines_without_text"] = len(missing[language])
+    record = NarrationRecord(
+        film_key=film_key,
+        tracks=tracks,
+        timeline=timeline,
+        duration_s=start,
+        sample_rate=SAMPLE_RATE,
+        missing_lines={lang: lines for lang, lines in missing.items() if lines},
+    )
+    media.write_record("narration", film_key, record)
+    if record.missing_lines:
+        context.log.warning(
+            "Lines with no text (silent in that language's track): "
+            + "; ".join(f"{lang}: {len(lines)}" for lang, lines in record.missing_lines.items())
+        )
+    return dg.MaterializeResult(metadata={"duration_s": round(start, 3), "shots": len(timeline), **metadata})

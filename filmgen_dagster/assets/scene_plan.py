@@ -1,0 +1,38 @@
+import dagster as dg
+
+from filmgen_dagster.domain import Story
+from filmgen_dagster.film_records import registration, require
+from filmgen_dagster.partitions import films
+from filmgen_dagster.resources.media_store import MediaStore
+from filmgen_dagster.resources.studio import FilmStudio
+
+
+@dg.asset(partitions_def=films, group_name="film", deps=["story"], kinds={"python"})
+def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
+    """Scenes → shots: visual, narration per language, duration, characters, framing, camera, mood."""
+    film_key = context.partition_key
+    parsed = require(media, "story", film_key, Story)
+    reg = registration(media, film_key)
+    profile_backends = studio.backends(reg.profile)
+    output = studio.profile(reg.profile).output
+    plan = profile_backends.planner.plan(parsed, film_key, output.fps, output.width, output.height)
+    media.write_record("scene_plan", film_key, plan)
+    rows = "\n".join(
+        f"| {s.key} | {s.framing.value} | {s.camera.value} | {s.mood.value} | {s.planned_duration_s:.1f} "
+        f"| {', '.join(s.characters)} | {s.visual[:60].replace('|', '/')} |"
+        for s in plan.shots
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "scenes": len(plan.scenes),
+            "shots": len(plan.shots),
+            "planned_duration_s": round(plan.planned_duration_s, 2),
+            "planner": f"{profile_backends.planner.backend_id} ({profile_backends.planner.model_id})",
+            "output": f"{plan.width}x{plan.height} @ {plan.fps} fps",
+            "shot_list": dg.MetadataValue.md(
+                "| shot | framing | camera | mood | s | characters | visual |\n|---|---|---|---|---|---|---|\n"
+                + rows
+            ),
+        }
+    )
+

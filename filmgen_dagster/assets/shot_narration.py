@@ -1,0 +1,80 @@
+import math
+import time
+
+import dagster as dg
+import numpy as np
+import soundfile
+
+from filmgen_dagster.audio import silence, write_wav
+from filmgen_dagster.domain import ShotNarrationRecord, SpeechTake
+from filmgen_dagster.film_records import bible_for_shot, plan_for_shot, registration
+from filmgen_dagster.partitions import across_sets, shots
+from filmgen_dagster.resources.media_store import MediaStore
+from filmgen_dagster.resources.studio import FilmStudio
+
+# Narration starts a breath after the cut and the picture holds a beat after the last word.
+NARRATION_LEAD_S = 0.35
+NARRATION_TAIL_S = 0.5
+LINE_GAP_S = 0.25
+MIN_SHOT_S = 2.0
+
+
+@dg.asset(
+    partitions_def=shots,
+    group_name="shot",
+    deps=[across_sets("scene_plan"), across_sets("style_bible")],
+    kinds={"python"},
+)
+def shot_narration(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
+    """The shot's narration per language; the longest take sets the shot's length on the timeline."""
+    key = context.partition_key
+    plan = plan_for_shot(media, key)
+    shot = plan.shot(key)
+    bible = bible_for_shot(media, key)
+    speech = studio.backends(registration(media, plan.film_key).profile).speech
+    started = time.perf_counter()
+    takes: dict[str, SpeechTake] = {}
+    for language in plan.languages:
+        lines = shot.narration.get(language, [])
+        if not lines:
+            takes[language] = SpeechTake(
+                language=language, audio=None, duration_s=0.0, missing_text=bool(shot.narration)
+            )
+            continue
+        voiced = [(line.text, (c.voice if (c := bible.character(line.speaker or "")) else None)) for line in lines]
+        inputs = {"backend": speech.backend_id, "model": speech.model_id, "language": language, "lines": voiced}
+        audio_ref = media.recall("speech", inputs)
+        if audio_ref is None:
+            parts: list[np.ndarray] = []
+            for text, voice in voiced:
+                parts += [speech.synthesize(text, language, voice), silence(LINE_GAP_S)]
+            with media.scratch() as tmp:
+                write_wav(tmp / "take.wav", np.concatenate(parts[:-1]))
+                audio_ref = media.put_file(tmp / "take.wav")
+            media.remember("speech", inputs, audio_ref)
+        duration = soundfile.info(str(media.local_path(audio_ref))).duration
+        takes[language] = SpeechTake(language=language, audio=audio_ref, duration_s=round(duration, 3))
+    longest = max(take.duration_s for take in takes.values())
+    seconds = NARRATION_LEAD_S + longest + NARRATION_TAIL_S if longest else shot.planned_duration_s
+    frames = math.ceil(max(seconds, MIN_SHOT_S) * plan.fps)
+    record = ShotNarrationRecord(
+        shot_key=key,
+        takes=takes,
+        final_duration_s=frames / plan.fps,
+        backend=speech.backend_id,
+        model_id=speech.model_id,
+    )
+    media.write_record("shot_narration", key, record)
+    metadata: dict = {
+        "final_duration_s": round(record.final_duration_s, 3),
+        "planned_duration_s": shot.planned_duration_s,
+        "backend": speech.backend_id,
+        "model_id": speech.model_id,
+        "synthesis_s": round(time.perf_counter() - started, 3),
+    }
+    for language, take in takes.items():
+        metadata[f"{language}_duration_s"] = take.duration_s
+        metadata[f"{language}_text"] = " ".join(line.text for line in shot.narration.get(language, [])) or "(none)"
+        if take.audio:
+            metadata[f"{language}_path"] = dg.MetadataValue.path(str(media.local_path(take.audio)))
+    return dg.MaterializeResult(metadata=metadata)

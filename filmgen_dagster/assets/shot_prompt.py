@@ -1,0 +1,31 @@
+import dagster as dg
+
+from filmgen_dagster.film_records import bible_for_shot, plan_for_shot
+from filmgen_dagster.partitions import across_sets, shots
+from filmgen_dagster.prompts import build_shot_prompt
+from filmgen_dagster.resources.media_store import MediaStore
+
+
+@dg.asset(
+    partitions_def=shots,
+    group_name="shot",
+    deps=[across_sets("scene_plan"), across_sets("style_bible")],
+    kinds={"python"},
+)
+def shot_prompt(context: dg.AssetExecutionContext, media: MediaStore) -> dg.MaterializeResult:
+    """Template (prompts/shot_prompt.yaml) + style preset + character descriptors + negative prompt + seed."""
+    key = context.partition_key
+    plan = plan_for_shot(media, key)
+    prompt = build_shot_prompt(plan, plan.shot(key), bible_for_shot(media, key))
+    media.write_record("shot_prompt", key, prompt)
+    return dg.MaterializeResult(
+        metadata={
+            "prompt": prompt.prompt,
+            "negative_prompt": prompt.negative_prompt,
+            "seed": prompt.seed,
+            "style": prompt.style,
+            "characters": ", ".join(c.name for c in prompt.characters) or "none",
+            "framing": prompt.framing.value,
+            "camera": prompt.camera.value,
+        }
+    )

@@ -1,0 +1,36 @@
+import dagster as dg
+
+from filmgen_dagster.errors import StoryError
+from filmgen_dagster.film_records import registration
+from filmgen_dagster.partitions import films
+from filmgen_dagster.resources.media_store import MediaStore
+from filmgen_dagster.story_format import load_story
+from pathlib import Path
+
+
+@dg.asset(partitions_def=films, group_name="film", kinds={"python"})
+def story(context: dg.AssetExecutionContext, media: MediaStore) -> dg.MaterializeResult:
+    """The registered story file, validated and normalised (scenes of narration, action, dialogue)."""
+    film_key = context.partition_key
+    reg = registration(media, film_key)
+    try:
+        parsed = load_story(Path(reg.source_path), reg.languages)
+    except StoryError as exc:
+        raise dg.Failure(str(exc)) from None
+    media.write_record("story", film_key, parsed)
+    blocks = [b for scene in parsed.scenes for b in scene.blocks]
+    return dg.MaterializeResult(
+        metadata={
+            "title": parsed.title,
+            "source": dg.MetadataValue.path(reg.source_path),
+            "format": parsed.source_format,
+            "story_hash": parsed.story_hash,
+            "scenes": len(parsed.scenes),
+            "blocks": len(blocks),
+            "words": sum(len(b.text.split()) for b in blocks),
+            "languages": ", ".join(parsed.languages),
+            "style": parsed.style,
+            "characters": ", ".join(parsed.characters) or "none",
+        },
+        data_version=dg.DataVersion(parsed.story_hash[:16]),
+    )

@@ -1,0 +1,45 @@
+import dagster as dg
+
+from filmgen_dagster.backends.espeak import VOICE_VARIANTS
+from filmgen_dagster.domain import CharacterSheet, Story, StyleBible
+from filmgen_dagster.film_records import require
+from filmgen_dagster.keys import stable_seed
+from filmgen_dagster.partitions import films
+from filmgen_dagster.prompts import load_styles
+from filmgen_dagster.resources.media_store import MediaStore
+
+CHARACTER_COLOURS = ("#c0392b", "#2471a3", "#d68910", "#7d3c98", "#1e8449", "#a04000", "#2e4053")
+
+
+@dg.asset(partitions_def=films, group_name="film", deps=["story"], kinds={"python"})
+def style_bible(context: dg.AssetExecutionContext, media: MediaStore) -> dg.MaterializeResult:
+    """The film's look: the style preset, and each character's fixed descriptor, seed, colour, voice."""
+    film_key = context.partition_key
+    parsed = require(media, "story", film_key, Story)
+    characters = [
+        CharacterSheet(
+            name=name,
+            description=description or f"a character named {name}",
+            seed=stable_seed(film_key, "character", name),
+            colour=CHARACTER_COLOURS[index % len(CHARACTER_COLOURS)],
+            voice=VOICE_VARIANTS[index % len(VOICE_VARIANTS)],
+        )
+        for index, (name, description) in enumerate(parsed.characters.items())
+    ]
+    bible = StyleBible(
+        film_key=film_key,
+        style=load_styles()[parsed.style],
+        base_seed=stable_seed(film_key),
+        characters=characters,
+    )
+    media.write_record("style_bible", film_key, bible)
+    return dg.MaterializeResult(
+        metadata={
+            "style": bible.style.name,
+            "base_seed": bible.base_seed,
+            "characters": dg.MetadataValue.md(
+                "\n".join(f"- **{c.name}** (seed {c.seed}, voice {c.voice}): {c.description}" for c in characters)
+                or "none"
+            ),
+        }
+    )

@@ -1,0 +1,334 @@
+"""FFmpeg helpers: encode frames, concatenate clips, mux the final film and inspect media.
+
+Everything goes through the static FFmpeg build shipped with ``imageio-ffmpeg`` (there is no system
+ffmpeg or ffprobe), always with an argv list and never a shell, so paths and titles may contain any
+character. Writers produce a temporary file next to the target and rename it, so a failed or
+interrupted run never leaves a truncated file under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain, islice
+from pathlib import Path
+from typing import Literal
+
+import imageio_ffmpeg
+import numpy as np
+
+from filmgen_dagster.domain import ISO_639_2, LANGUAGE_NAMES
+
+# One x264 setting for every clip: identical codec parameters and a fixed GOP (no scene-cut keyframes)
+# are what allow the concat demuxer to join clips with stream copy.
+VIDEO_CODEC_ARGS: list[str] = [
+    "-c:v", "libx264",
+    "-preset", "veryfast",
+    "-crf", "20",
+    "-pix_fmt", "yuv420p",
+    "-g", "48",
+    "-keyint_min", "48",
+    "-sc_threshold", "0",
+    "-movflags", "+faststart",
+]  # fmt: skip
+
+_STDERR_TAIL_LINES = 15
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of the bundled ffmpeg (``IMAGEIO_FFMPEG_EXE`` overrides it)."""
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _base_args() -> list[str]:
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+
+
+def _failure(what: str, returncode: int, stderr: bytes) -> RuntimeError:
+    tail = stderr.decode("utf-8", "replace").strip().splitlines()[-_STDERR_TAIL_LINES:]
+    return RuntimeError(f"ffmpeg {what} failed (exit {returncode}):\n" + "\n".join(tail))
+
+
+def _run(what: str, args: list[str]) -> bytes:
+    """Run ffmpeg and return its stdout."""
+    proc = subprocess.run(args, capture_output=True)
+    if proc.returncode != 0:
+        raise _failure(what, proc.returncode, proc.stderr)
+    return proc.stdout
+
+
+@contextmanager
+def _atomic_output(out: Path) -> Iterator[Path]:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        yield tmp
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def encode_frames(
+    frames: Iterable[np.ndarray],
+    out: Path,
+    fps: int,
+    n_frames: int,
+    fade_in_s: float = 0.0,
+    fade_out_s: float = 0.0,
+) -> None:
+    """Encode exactly ``n_frames`` HxWx3 uint8 RGB frames to a silent H.264 MP4.
+
+    The fade-out ends on the last frame's timestamp, so the clip's last frame is fully black just as
+    its first one is with a fade-in.
+    """
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    it = islice(iter(frames), n_frames)
+    first = next(it, None)
+    if first is None:
+        raise ValueError("no frames to encode")
+    height, width = first.shape[:2]
+    if first.shape != (height, width, 3) or first.dtype != np.uint8:
+        raise ValueError(f"frames must be HxWx3 uint8 RGB, got {first.shape} {first.dtype}")
+
+    filters = []
+    if fade_in_s > 0:
+        filters.append(f"fade=t=in:st=0:d={fade_in_s:.6f}")
+    if fade_out_s > 0:
+        start = max(0.0, (n_frames - 1) / fps - fade_out_s)
+        filters.append(f"fade=t=out:st={start:.6f}:d={fade_out_s:.6f}")
+    # Convert with the BT.709 matrix and tag the stream as such, so players do not guess the colours of
+    # HD material (FFmpeg takes colour tags from the frames; -colorspace etc. are ignored here).
+    filters.append("scale=out_color_matrix=bt709:out_range=tv")
+    filters.append("setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv")
+
+    with _atomic_output(out) as tmp, tempfile.TemporaryFile() as err:
+        args = [
+            *_base_args(),
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps),
+            "-i", "pipe:0",
+            "-vf", ",".join(filters),
+            "-frames:v", str(n_frames),
+            "-an",
+            *VIDEO_CODEC_ARGS,
+            "-f", "mp4", str(tmp),
+        ]  # fmt: skip
+        # stderr goes to a file, not a pipe: an unread stderr pipe could fill up and deadlock the writer.
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=err)
+        assert proc.stdin is not None
+        written = 0
+        try:
+            for frame in chain([first], it):
+                if frame.shape != first.shape or frame.dtype != np.uint8:
+                    raise ValueError(f"frame {written} is {frame.shape} {frame.dtype}, expected {first.shape} uint8")
+                # Hand the array's buffer straight to the pipe: no per-frame bytes copy.
+                proc.stdin.write(np.ascontiguousarray(frame).data)
+                written += 1
+        except BrokenPipeError:
+            pass  # ffmpeg died; its exit status and stderr below say why
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            with suppress(BrokenPipeError):
+                proc.stdin.close()
+            returncode = proc.wait()
+        if returncode != 0:
+            err.seek(0)
+            raise _failure("encode", returncode, err.read())
+        if written != n_frames:
+            raise ValueError(f"expected {n_frames} frames, the iterable gave {written}")
+
+
+def concat_copy(clips: list[Path], out: Path) -> None:
+    """Join clips encoded with ``VIDEO_CODEC_ARGS`` without re-encoding (concat demuxer, stream copy)."""
+    if not clips:
+        raise ValueError("no clips to concatenate")
+    # The list file quotes each path with '...'; a quote inside is closed, escaped and reopened.
+    listing = "".join(
+        "file '" + str(Path(clip).resolve()).replace("'", "'\\''") + "'\n" for clip in clips
+    )
+    with _atomic_output(out) as tmp, tempfile.TemporaryDirectory() as tmpdir:
+        list_file = Path(tmpdir) / "clips.txt"
+        list_file.write_text(listing, encoding="utf-8")
+        _run(
+            "concat",
+            [
+                *_base_args(),
+                "-f", "concat", "-safe", "0", "-i", str(list_file),
+                "-map", "0", "-c", "copy", "-movflags", "+faststart",
+                "-f", "mp4", str(tmp),
+            ],
+        )  # fmt: skip
+
+
+def mux_final(
+    video: Path, audio: dict[str, Path], subtitles: dict[str, Path], out: Path, title: str
+) -> None:
+    """Mux the picture with one AAC track per language (WAV in) and one mov_text track per language
+    (SRT in), each tagged with its ISO 639-2 code and language name; the first audio track is default.
+
+    Audio is padded with silence or trimmed to the video's duration: the picture decides how long the
+    film is (``-shortest`` would cut the video when a narration track is shorter).
+    """
+    duration = probe(video).duration_s
+    args = [*_base_args(), "-i", str(video)]
+    for path in [*audio.values(), *subtitles.values()]:
+        args += ["-i", str(path)]
+    args += ["-map", "0:v:0"]
+    args += [arg for i in range(len(audio)) for arg in ("-map", f"{1 + i}:a:0")]
+    args += [arg for i in range(len(subtitles)) for arg in ("-map", f"{1 + len(audio) + i}:s:0")]
+    args += [
+        "-map_metadata", "-1",
+        "-c:v", "copy",
+        "-c:a", "aac", "-b:a", "160k",
+        "-c:s", "mov_text",
+        "-filter:a", f"apad=whole_dur={duration:.6f},atrim=end={duration:.6f}",
+        "-metadata", f"title={title}",
+    ]  # fmt: skip
+    for kind, tracks in (("a", audio), ("s", subtitles)):
+        for i, lang in enumerate(tracks):
+            name = LANGUAGE_NAMES.get(lang, lang)
+            spec = f"{kind}:{i}"
+            args += [
+                f"-metadata:s:{spec}", f"language={ISO_639_2.get(lang, lang)}",
+                f"-metadata:s:{spec}", f"title={name}",
+                f"-metadata:s:{spec}", f"handler_name={name}",
+                f"-disposition:{spec}", "default" if kind == "a" and i == 0 else "0",
+            ]  # fmt: skip
+    with _atomic_output(out) as tmp:
+        _run("mux", [*args, "-movflags", "+faststart", "-f", "mp4", str(tmp)])
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass
+class StreamInfo:
+    index: int
+    kind: Literal["video", "audio", "subtitle", "data"]
+    codec: str
+    language: str | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    sample_rate: int | None
+
+
+@dataclass
+class MediaInfo:
+    duration_s: float
+    streams: list[StreamInfo]
+
+    def of_kind(self, kind: str) -> list[StreamInfo]:
+        return [s for s in self.streams if s.kind == kind]
+
+
+# Anchored at line start so that metadata values (printed after "key : ") can never pose as streams.
+_STREAM_RE = re.compile(
+    r"^\s+Stream #\d+:(?P<index>\d+)(?:\[\w+\])?(?:\((?P<lang>[^)]*)\))?: "
+    r"(?P<kind>Video|Audio|Subtitle|Data): (?P<codec>\w+)(?P<rest>.*)$",
+    re.MULTILINE,
+)
+_DURATION_RE = re.compile(r"^\s+Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", re.MULTILINE)
+
+
+def probe(path: Path) -> MediaInfo:
+    """Container duration and streams, parsed from ``ffmpeg -i`` (there is no ffprobe)."""
+    # With no output file ffmpeg always exits non-zero; success is judged by the "Input #0" header.
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True
+    )
+    text = proc.stderr.decode("utf-8", "replace")
+    if "Input #0" not in text:
+        raise _failure(f"probe of {path}", proc.returncode, proc.stderr)
+    duration = 0.0
+    if m := _DURATION_RE.search(text):
+        duration = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+    streams = []
+    for m in _STREAM_RE.finditer(text):
+        rest = m["rest"]
+        size = re.search(r", (\d+)x(\d+)\b", rest)
+        fps = re.search(r", ([\d.]+) fps\b", rest)
+        rate = re.search(r", (\d+) Hz\b", rest)
+        streams.append(
+            StreamInfo(
+                index=int(m["index"]),
+                kind=m["kind"].lower(),  # type: ignore[arg-type]
+                codec=m["codec"],
+                language=m["lang"] if m["lang"] not in (None, "", "und") else None,
+                width=int(size[1]) if size else None,
+                height=int(size[2]) if size else None,
+                fps=float(fps[1]) if fps else None,
+                sample_rate=int(rate[1]) if rate else None,
+            )
+        )
+    return MediaInfo(duration_s=duration, streams=streams)
+
+
+def count_frames(path: Path) -> int:
+    """Number of frames in the first video stream, by decoding it."""
+    out = _run(
+        "frame count",
+        [
+            *_base_args(), "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough",
+            "-progress", "pipe:1", "-nostats", "-f", "null", "-",
+        ],
+    )  # fmt: skip
+    counts = re.findall(rb"^frame=(\d+)", out, re.MULTILINE)
+    if not counts:
+        raise RuntimeError(f"ffmpeg reported no frame count for {path}")
+    return int(counts[-1])
+
+
+def decode_frames(
+    path: Path, times_s: list[float], size: tuple[int, int] = (160, 90)
+) -> list[np.ndarray]:
+    """Small RGB frames (``size`` is width, height) of the first video stream at the given times."""
+    width, height = size
+    frames = []
+    for t in times_s:
+        # -ss before -i seeks to the keyframe before t and decodes up to t: accurate and fast.
+        raw = _run(
+            "frame decode",
+            [
+                *_base_args(), "-ss", f"{t:.6f}", "-i", str(path), "-map", "0:v:0", "-frames:v", "1",
+                "-vf", f"scale={width}:{height}", "-pix_fmt", "rgb24", "-f", "rawvideo", "-",
+            ],
+        )  # fmt: skip
+        if len(raw) != width * height * 3:
+            raise RuntimeError(f"no frame at {t:.3f}s in {path}")
+        frames.append(np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3))
+    return frames
+
+
+def decode_audio(path: Path, stream: int = 0, sample_rate: int = 48000) -> np.ndarray:
+    """Audio stream ``stream`` (counted among audio streams) as mono float32 at ``sample_rate``."""
+    raw = _run(
+        "audio decode",
+        [
+            *_base_args(), "-i", str(path), "-map", f"0:a:{stream}",
+            "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-",
+        ],
+    )  # fmt: skip
+    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+
+
+def extract_subtitles(path: Path, stream: int = 0) -> str:
+    """Subtitle stream ``stream`` (counted among subtitle streams) as SRT text."""
+    raw = _run(
+        "subtitle extract",
+        [*_base_args(), "-i", str(path), "-map", f"0:s:{stream}", "-c:s", "srt", "-f", "srt", "-"],
+    )
+    return raw.decode("utf-8")

@@ -1,0 +1,70 @@
+"""One small protocol per modality. A profile YAML names an implementation for each.
+
+Audio everywhere is mono float32 in [-1, 1] at ``SAMPLE_RATE``; video frames are HxWx3 uint8 RGB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel
+
+from filmgen_dagster.domain import FilmPlan, Mood, ShotPrompt, Story
+
+SAMPLE_RATE = 48_000
+
+
+class MusicCue(BaseModel):
+    """One scene's stretch of score."""
+
+    start_s: float
+    duration_s: float
+    mood: Mood
+    hint: str | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What every backend reports about itself (shown in metadata and the manifest)."""
+
+    backend_id: str
+    model_id: str
+
+
+class PlannerBackend(Backend, Protocol):
+    def plan(self, story: Story, film_key: str, fps: int, width: int, height: int) -> FilmPlan: ...
+
+
+class ImageBackend(Backend, Protocol):
+    def render_keyframe(self, prompt: ShotPrompt, width: int, height: int) -> Image.Image: ...
+
+
+class VideoBackend(Backend, Protocol):
+    def frames(
+        self, keyframe: Image.Image, prompt: ShotPrompt, n_frames: int, fps: int
+    ) -> Iterator[np.ndarray]:
+        """Exactly ``n_frames`` frames at the keyframe's size."""
+        ...
+
+
+class SpeechBackend(Backend, Protocol):
+    def synthesize(self, text: str, language: str, voice: str | None = None) -> np.ndarray:
+        """Mono float32 at SAMPLE_RATE, leading/trailing silence trimmed."""
+        ...
+
+
+class MusicBackend(Backend, Protocol):
+    def compose(self, cues: list[MusicCue], duration_s: float) -> np.ndarray:
+        """Mono float32 at SAMPLE_RATE covering ``duration_s``, crossfaded between cues."""
+        ...
+
+
+class TranslatorBackend(Backend, Protocol):
+    def translate(self, texts: list[str], source: str, target: str) -> list[str]: ...
+
+
+class ScorerBackend(Backend, Protocol):
+    def score(self, image: Image.Image, text: str) -> float: ...

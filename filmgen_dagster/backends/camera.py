@@ -1,0 +1,74 @@
+"""Virtual camera moves over a still keyframe (the "Ken Burns" animatic move).
+
+Each frame is a crop window of the keyframe scaled back to full size. Window positions are floats, so
+slow moves glide instead of stepping a whole pixel at a time.
+
+Speed: a bilinear ``Image.resize(box=...)`` per 1280x720 frame costs ~20 ms on a small CPU. Instead the
+keyframe is upsampled bilinearly once per shot by ``OVERSAMPLE`` and each frame is a nearest-neighbour
+resample of that (~3 ms): the result is bilinear interpolation with positions quantised to 1/3 pixel
+(mean difference from exact bilinear ~0.5 of 255). An odd factor puts the samples of an unscaled
+window exactly on the keyframe's pixel centres, so a move's full-frame end is the keyframe itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from PIL import Image
+
+from filmgen_dagster.domain import CameraMove, ShotPrompt
+
+PUSH_SCALE = 0.82  # window size at the tight end of a push in / pull out
+PAN_SCALE = 0.85  # window size while panning or tilting
+OVERSAMPLE = 3
+
+Box = tuple[float, float, float, float]
+
+
+def _smoothstep(t: float) -> float:
+    return t * t * (3.0 - 2.0 * t)
+
+
+def crop_box(move: CameraMove, progress: float, width: int, height: int) -> Box:
+    """The keyframe region shown at ``progress`` (0..1, already eased) through the move."""
+    if move in (CameraMove.push_in, CameraMove.pull_out):
+        zoom = progress if move is CameraMove.push_in else 1.0 - progress
+        scale = 1.0 - (1.0 - PUSH_SCALE) * zoom
+        w, h = width * scale, height * scale
+        x, y = (width - w) / 2, (height - h) / 2
+    else:
+        w, h = width * PAN_SCALE, height * PAN_SCALE
+        x, y = (width - w) / 2, (height - h) / 2
+        # Panning right reveals what is right of the start view: the window travels left -> right.
+        if move is CameraMove.pan_right:
+            x = (width - w) * progress
+        elif move is CameraMove.pan_left:
+            x = (width - w) * (1.0 - progress)
+        elif move is CameraMove.tilt_down:
+            y = (height - h) * progress
+        else:  # tilt_up
+            y = (height - h) * (1.0 - progress)
+    return (x, y, x + w, y + h)
+
+
+class CameraMoves:
+    """VideoBackend animating the keyframe with the shot's camera move, eased in and out."""
+
+    backend_id = "camera-moves"
+    model_id = "filmgen-camera-v1"
+
+    def frames(
+        self, keyframe: Image.Image, prompt: ShotPrompt, n_frames: int, fps: int
+    ) -> Iterator[np.ndarray]:
+        if n_frames < 0:
+            raise ValueError(f"n_frames must be >= 0, got {n_frames}")
+        size = keyframe.size
+        fine = keyframe.convert("RGB").resize(
+            (size[0] * OVERSAMPLE, size[1] * OVERSAMPLE), Image.Resampling.BILINEAR
+        )
+        last = max(n_frames - 1, 1)
+        for i in range(n_frames):
+            box = crop_box(prompt.camera, _smoothstep(i / last), *size)
+            fine_box = tuple(v * OVERSAMPLE for v in box)
+            yield np.asarray(fine.resize(size, Image.Resampling.NEAREST, box=fine_box))

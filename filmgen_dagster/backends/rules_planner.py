@@ -1,0 +1,184 @@
+"""Rule-based planner: one shot per sentence group, durations from a natural speaking rate."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from filmgen_dagster.domain import (
+    CameraMove,
+    FilmPlan,
+    Framing,
+    Mood,
+    NarrationLine,
+    Scene,
+    Shot,
+    Story,
+    StoryBlock,
+)
+from filmgen_dagster.keys import shot_key
+
+WORDS_PER_SECOND = 2.5  # ~150 words per minute, a calm narration pace
+READING_WORDS_PER_SECOND = 3.0  # action lines are read on screen, not spoken
+MIN_SHOT_S, TARGET_SHOT_S, MAX_SHOT_S = 2.0, 6.0, 10.0
+_SENTENCE_END = re.compile(r"(?<=[.!?।])[\"'”’)]*\s+")
+_FRAMING_CYCLE = (Framing.medium, Framing.close, Framing.medium, Framing.wide)
+_CAMERA_FOR = {
+    Framing.wide: (CameraMove.pan_right, CameraMove.pan_left),
+    Framing.medium: (CameraMove.push_in, CameraMove.tilt_up),
+    Framing.close: (CameraMove.push_in, CameraMove.push_in),
+}
+MOOD_WORDS: dict[Mood, tuple[str, ...]] = {
+    Mood.joyful: ("laugh", "smile", "joy", "happy", "bright", "sun", "dance", "play", "warm", "caught"),
+    Mood.tense: ("storm", "shake", "fear", "run", "dark", "danger", "wind", "scream", "fight", "chase"),
+    Mood.sad: ("cry", "tears", "lost", "alone", "grief", "goodbye", "cold", "empty"),
+    Mood.mysterious: ("shadow", "stranger", "secret", "quiet", "fog", "mist", "strange", "night", "watch"),
+    Mood.triumphant: ("victory", "win", "hero", "triumph", "rose", "saved", "finally", "cheer"),
+    Mood.calm: ("calm", "gentle", "soft", "morning", "still", "tea", "slow", "peace"),
+}
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def spoken_seconds(text: str) -> float:
+    return len(text.split()) / WORDS_PER_SECOND
+
+
+def detect_mood(text: str, hint: str | None = None) -> Mood:
+    words = re.findall(r"[a-z]+", f"{text} {hint or ''}".lower())
+    scores: Counter[Mood] = Counter()
+    for mood, stems in MOOD_WORDS.items():
+        scores[mood] = sum(1 for word in words for stem in stems if word.startswith(stem))
+    best, count = scores.most_common(1)[0]
+    return best if count else Mood.calm
+
+
+def _group_sentences(sentences: list[str]) -> list[list[int]]:
+    """Indices of sentences per shot: fill up to the target length, never past the maximum."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    length = 0.0
+    for index, sentence in enumerate(sentences):
+        seconds = spoken_seconds(sentence)
+        if current and (length >= TARGET_SHOT_S or length + seconds > MAX_SHOT_S):
+            groups.append(current)
+            current, length = [], 0.0
+        current.append(index)
+        length += seconds
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _distribute(hindi: str, english_groups: list[str]) -> list[str]:
+    """Split a paragraph's Hindi across its English shots in proportion to their length."""
+    if len(english_groups) == 1:
+        return [hindi]
+    sentences = split_sentences(hindi)
+    total = sum(len(g) for g in english_groups)
+    parts: list[list[str]] = [[] for _ in english_groups]
+    bounds, acc = [], 0
+    for group in english_groups:
+        acc += len(group)
+        bounds.append(acc / total)
+    for index, sentence in enumerate(sentences):
+        position = (index + 0.5) / len(sentences)
+        slot = next(i for i, bound in enumerate(bounds) if position <= bound or i == len(bounds) - 1)
+        parts[slot].append(sentence)
+    return [" ".join(p) for p in parts]
+
+
+def _mentioned(text: str, names: list[str]) -> list[str]:
+    """Characters named in the text, by full name or last name ("Tomas" for "Old Tomas")."""
+    return [
+        name
+        for name in names
+        if any(
+            re.search(rf"(?<!\w){re.escape(form)}(?!\w)", text, re.IGNORECASE)
+            for form in {name, name.split()[-1]}
+        )
+    ]
+
+
+class RuleBasedPlanner:
+    backend_id = "rules"
+    model_id = "filmgen-rules-v1"
+
+    def plan(self, story: Story, film_key: str, fps: int, width: int, height: int) -> FilmPlan:
+        names = sorted(story.characters, key=len, reverse=True)
+        scenes = []
+        for scene_number, story_scene in enumerate(story.scenes, start=1):
+            scene_text = " ".join(b.text for b in story_scene.blocks)
+            mood = detect_mood(f"{story_scene.heading} {scene_text}", story.music if scene_number == 1 else None)
+            drafts = self._draft_shots(story_scene.blocks, names)
+            shots = []
+            for number, (visual, narration, characters, line) in enumerate(drafts, start=1):
+                framing = Framing.wide if number == 1 else _FRAMING_CYCLE[(number - 2) % len(_FRAMING_CYCLE)]
+                camera = _CAMERA_FOR[framing][number % 2]
+                if number == len(drafts) and number > 1 and framing == Framing.wide:
+                    camera = CameraMove.pull_out
+                spoken = " ".join(line.text for line in narration.get("en", []))
+                seconds = spoken_seconds(spoken) if spoken else len(visual.split()) / READING_WORDS_PER_SECOND
+                shots.append(
+                    Shot(
+                        key=shot_key(film_key, scene_number, number),
+                        scene_number=scene_number,
+                        number_in_scene=number,
+                        visual=visual,
+                        narration={lang: lines for lang, lines in narration.items() if lang in story.languages},
+                        planned_duration_s=round(min(MAX_SHOT_S, max(MIN_SHOT_S, seconds + 0.8)), 2),
+                        characters=characters,
+                        framing=framing,
+                        camera=camera,
+                        mood=mood,
+                        source_line=line,
+                    )
+                )
+            scenes.append(Scene(number=scene_number, heading=story_scene.heading, mood=mood, shots=shots))
+        return FilmPlan(
+            film_key=film_key,
+            title=story.title,
+            style=story.style,
+            languages=story.languages,
+            fps=fps,
+            width=width,
+            height=height,
+            music=story.music,
+            planner=self.backend_id,
+            scenes=scenes,
+        )
+
+    def _draft_shots(
+        self, blocks: list[StoryBlock], names: list[str]
+    ) -> list[tuple[str, dict[str, list[NarrationLine]], list[str], int]]:
+        """(visual, narration per language, characters, source line) per shot."""
+        drafts: list[tuple[str, dict[str, list[NarrationLine]], list[str], int]] = []
+        for block in blocks:
+            if block.kind == "dialogue":
+                if not drafts or _draft_seconds(drafts[-1]) + spoken_seconds(block.text) > MAX_SHOT_S:
+                    drafts.append((f"{block.speaker} speaks", {}, [], block.line))
+                visual, narration, characters, line = drafts[-1]
+                narration.setdefault("en", []).append(NarrationLine(text=block.text, speaker=block.speaker))
+                if block.hindi:
+                    narration.setdefault("hi", []).append(NarrationLine(text=block.hindi, speaker=block.speaker))
+                if block.speaker and block.speaker not in characters:
+                    characters.append(block.speaker)
+                continue
+            if block.kind == "action":
+                drafts.append((block.text, {}, _mentioned(block.text, names), block.line))
+                continue
+            sentences = split_sentences(block.text)
+            groups = [" ".join(sentences[i] for i in g) for g in _group_sentences(sentences)]
+            hindi_parts = _distribute(block.hindi, groups) if block.hindi else [""] * len(groups)
+            for text, hindi in zip(groups, hindi_parts):
+                narration = {"en": [NarrationLine(text=text)]}
+                if hindi:
+                    narration["hi"] = [NarrationLine(text=hindi)]
+                drafts.append((text, narration, _mentioned(text, names), block.line))
+        return drafts
+
+
+def _draft_seconds(draft: tuple[str, dict[str, list[NarrationLine]], list[str], int]) -> float:
+    return sum(spoken_seconds(line.text) for line in draft[1].get("en", []))

@@ -1,0 +1,114 @@
+"""``filmgen``: render a story into a film through the Dagster asset graph, from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from filmgen_dagster.errors import UserInputError
+
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _step_times(result) -> str:
+    times = [
+        f"{event.step_key} {event.event_specific_data.duration_ms / 1000:.2f}s"
+        for event in result.all_events
+        if event.event_type_value == "STEP_SUCCESS"
+    ]
+    return ", ".join(times)
+
+
+def _failure(result) -> str:
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            return f"{event.step_key}: {error.message.strip().splitlines()[-1] if error else 'failed'}"
+    return "run failed"
+
+
+def render(story: Path, profile: str, out: Path, languages: list[str] | None) -> Path:
+    from filmgen_dagster.settings import prepare_dagster_home
+
+    prepare_dagster_home()
+    import dagster as dg
+
+    from filmgen_dagster.definitions import build_definitions
+    from filmgen_dagster.domain import FilmManifest, FilmPlan, FinalCutRecord
+    from filmgen_dagster.registry import register_film, sync_shot_partitions
+    from filmgen_dagster.sensors import DRIVER_TAG
+
+    defs = build_definitions()
+    instance = dg.DagsterInstance.get()
+    media = defs.resources["media"]
+    film_key, parsed = register_film(instance, media, story, profile, languages)
+    _progress(f"film {film_key}: {parsed.title!r} ({parsed.source_format}, {', '.join(parsed.languages)})")
+    tags = {DRIVER_TAG: "cli", "filmgen/film": film_key}
+
+    def run(job_name: str, partition_key: str, label: str) -> bool:
+        started = time.perf_counter()
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            partition_key=partition_key, instance=instance, tags=tags, run_config=QUIET_LOGS, raise_on_error=False
+        )
+        took = time.perf_counter() - started
+        if result.success:
+            _progress(f"  {label} ok in {took:.1f}s ({_step_times(result)})")
+        else:
+            _progress(f"  {label} FAILED: {_failure(result)} (run {result.run_id})")
+        return result.success
+
+    if not run("film_setup_job", film_key, "story, scene plan, style bible"):
+        raise SystemExit(f"filmgen: render of {film_key} stopped at the scene plan; see the run in `dagster dev`")
+    plan = media.read_record("scene_plan", film_key, FilmPlan)
+    sync_shot_partitions(instance, plan)
+    failed = [
+        shot.key
+        for number, shot in enumerate(plan.shots, start=1)
+        if not run("shot_job", shot.key, f"shot {number}/{len(plan.shots)} {shot.key}")
+    ]
+    if failed:
+        raise SystemExit(
+            f"filmgen: {len(failed)} shot(s) of {film_key} failed ({', '.join(failed)}); "
+            "fix the cause and run the same command again (finished shots are reused)"
+        )
+    if not run("film_assembly_job", film_key, "narration, subtitles, music, final cut, report"):
+        raise SystemExit(f"filmgen: assembly of {film_key} failed; see the run in `dagster dev`")
+    final = media.read_record("final_cut", film_key, FinalCutRecord)
+    out.mkdir(parents=True, exist_ok=True)
+    target = (out / f"{film_key}.mp4").resolve()
+    shutil.copyfile(media.local_path(final.video), target)
+    manifest = media.read_record("film_report", film_key, FilmManifest)
+    (out / f"{film_key}.report.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+    shutil.copyfile(media.local_path(manifest.contact_sheet), out / f"{film_key}.contact-sheet.png")
+    for language, lines in manifest.missing_lines.items():
+        _progress(f"  note: {len(lines)} line(s) have no {language} text and are silent in that track")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="filmgen", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    render_cmd = commands.add_parser("render", help="render a story file into an MP4")
+    render_cmd.add_argument("story", type=Path, help="a .txt, .md or .fountain story")
+    render_cmd.add_argument("--profile", default="animatic", help="profile name (profiles/NAME.yaml) or YAML path")
+    render_cmd.add_argument("--out", type=Path, default=Path("out"), help="folder for the finished MP4")
+    render_cmd.add_argument("--languages", help="comma-separated narration languages, e.g. en,hi")
+    args = parser.parse_args(argv)
+    languages = [code.strip() for code in args.languages.split(",") if code.strip()] if args.languages else None
+    try:
+        print(render(args.story, args.profile, args.out, languages))
+    except UserInputError as exc:
+        print(f"filmgen: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""The Dagster code location: every stage of a film as software-defined assets."""
+
+import os
+
+import dagster as dg
+
+from filmgen_dagster import assets
+from filmgen_dagster.jobs import film_assembly_job, film_setup_job, shot_job
+from filmgen_dagster.profiles import DEFAULT_PROFILE
+from filmgen_dagster.resources.media_store import MediaStore
+from filmgen_dagster.resources.studio import FilmStudio
+from filmgen_dagster.sensors import film_assembly_sensor, shot_partitions_sensor
+from filmgen_dagster.settings import media_root
+
+
+def build_definitions() -> dg.Definitions:
+    """Definitions bound to the current environment (DAGSTER_HOME, FILMGEN_MEDIA_ROOT, FILMGEN_PROFILE)."""
+    return dg.Definitions(
+        assets=dg.load_assets_from_package_module(assets),
+        jobs=[film_setup_job, shot_job, film_assembly_job],
+        sensors=[shot_partitions_sensor, film_assembly_sensor],
+        resources={
+            "media": MediaStore(root=str(media_root())),
+            "studio": FilmStudio(default_profile=os.environ.get("FILMGEN_PROFILE", DEFAULT_PROFILE)),
+        },
+    )
+
+
+defs = build_definitions()

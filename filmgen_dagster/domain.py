@@ -1,0 +1,303 @@
+"""Domain types shared by every stage: the story, the plan, prompts and the records each asset writes.
+
+Everything that crosses an asset boundary is one of these pydantic models, serialised as JSON in the
+media store, so a run in another process (or on another machine) reads exactly what was written.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+LanguageCode = Literal["en", "hi"]
+ISO_639_2 = {"en": "eng", "hi": "hin"}
+LANGUAGE_NAMES = {"en": "English", "hi": "Hindi"}
+
+
+class Framing(str, Enum):
+    wide = "wide"
+    medium = "medium"
+    close = "close"
+
+
+class CameraMove(str, Enum):
+    push_in = "push_in"
+    pull_out = "pull_out"
+    pan_left = "pan_left"
+    pan_right = "pan_right"
+    tilt_up = "tilt_up"
+    tilt_down = "tilt_down"
+
+
+class Mood(str, Enum):
+    calm = "calm"
+    joyful = "joyful"
+    tense = "tense"
+    sad = "sad"
+    mysterious = "mysterious"
+    triumphant = "triumphant"
+
+
+# ---------------------------------------------------------------- story (parsed source)
+
+
+class StoryBlock(BaseModel):
+    """One paragraph of prose, one action line, or one line of dialogue."""
+
+    kind: Literal["narration", "action", "dialogue"]
+    text: str
+    hindi: str | None = None
+    speaker: str | None = None
+    line: int = Field(description="1-based line number in the source file")
+
+
+class StoryScene(BaseModel):
+    heading: str
+    blocks: list[StoryBlock]
+
+
+class Story(BaseModel):
+    title: str
+    source_format: Literal["txt", "md", "fountain"]
+    source_name: str
+    story_hash: str
+    style: str = "cinematic"
+    languages: list[LanguageCode] = ["en"]
+    characters: dict[str, str] = {}
+    music: str | None = None
+    scenes: list[StoryScene]
+
+
+# ---------------------------------------------------------------- plan
+
+
+class NarrationLine(BaseModel):
+    text: str
+    speaker: str | None = None
+
+
+class Shot(BaseModel):
+    key: str = Field(description="shot partition key, e.g. tide-clock__s02-03")
+    scene_number: int
+    number_in_scene: int
+    visual: str
+    narration: dict[str, list[NarrationLine]] = Field(
+        description="language code -> lines; a language absent here has no text for this shot"
+    )
+    planned_duration_s: float
+    characters: list[str] = []
+    framing: Framing
+    camera: CameraMove
+    mood: Mood
+    source_line: int
+
+
+class Scene(BaseModel):
+    number: int
+    heading: str
+    mood: Mood
+    shots: list[Shot]
+
+
+class FilmPlan(BaseModel):
+    film_key: str
+    title: str
+    style: str
+    languages: list[LanguageCode]
+    fps: int = 24
+    width: int = 1280
+    height: int = 720
+    music: str | None = None
+    planner: str
+    scenes: list[Scene]
+
+    @property
+    def shots(self) -> list[Shot]:
+        return [shot for scene in self.scenes for shot in scene.shots]
+
+    def shot(self, key: str) -> Shot:
+        for shot in self.shots:
+            if shot.key == key:
+                return shot
+        raise KeyError(f"shot {key} is not in the plan of film {self.film_key}")
+
+    def scene_of(self, shot: Shot) -> Scene:
+        return self.scenes[shot.scene_number - 1]
+
+    @property
+    def planned_duration_s(self) -> float:
+        return sum(shot.planned_duration_s for shot in self.shots)
+
+
+# ---------------------------------------------------------------- style
+
+
+class StylePreset(BaseModel):
+    name: str
+    prompt_prefix: str
+    prompt_suffix: str = ""
+    negative_prompt: str = ""
+    palette: list[str] = Field(description="hex colours, darkest first")
+    paper: str = Field(description="hex colour of the storyboard paper")
+    ink: str = Field(description="hex colour of the storyboard ink")
+
+
+class CharacterSheet(BaseModel):
+    name: str
+    description: str
+    seed: int
+    colour: str
+    voice: str = Field(description="voice variant for the speech backend")
+
+
+class StyleBible(BaseModel):
+    film_key: str
+    style: StylePreset
+    base_seed: int
+    characters: list[CharacterSheet]
+
+    def character(self, name: str) -> CharacterSheet | None:
+        return next((c for c in self.characters if c.name == name), None)
+
+
+class ShotPrompt(BaseModel):
+    shot_key: str
+    prompt: str
+    negative_prompt: str
+    seed: int
+    style: str
+    characters: list[CharacterSheet]
+    caption: str = Field(description="the shot's action, as shown on a storyboard")
+    scene_heading: str
+    shot_label: str = Field(description="e.g. 'Scene 2 · Shot 3'")
+    framing: Framing
+    camera: CameraMove
+    mood: Mood
+
+
+# ---------------------------------------------------------------- media records
+
+
+class MediaRef(BaseModel):
+    """A file in the media store, addressed by the SHA-256 of its content."""
+
+    digest: str
+    ext: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.digest}{self.ext}"
+
+
+class KeyframeRecord(BaseModel):
+    shot_key: str
+    image: MediaRef
+    thumbnail: MediaRef
+    width: int
+    height: int
+    seed: int
+    backend: str
+    model_id: str
+
+
+class SpeechTake(BaseModel):
+    language: LanguageCode
+    audio: MediaRef | None = Field(description="None when the shot has no text in this language")
+    duration_s: float
+    missing_text: bool = False
+
+
+class ShotNarrationRecord(BaseModel):
+    shot_key: str
+    takes: dict[str, SpeechTake]
+    final_duration_s: float = Field(description="the shot's length on the film timeline")
+    backend: str
+    model_id: str
+
+
+class ClipRecord(BaseModel):
+    shot_key: str
+    video: MediaRef
+    duration_s: float
+    frames: int
+    fps: int
+    camera: CameraMove
+    fade_in: bool
+    fade_out: bool
+    backend: str
+    model_id: str
+
+
+class TimelineEntry(BaseModel):
+    shot_key: str
+    start_s: float
+    duration_s: float
+
+
+class NarrationRecord(BaseModel):
+    film_key: str
+    tracks: dict[str, MediaRef]
+    timeline: list[TimelineEntry]
+    duration_s: float
+    sample_rate: int
+    missing_lines: dict[str, list[str]] = Field(
+        default_factory=dict, description="language -> source lines with no text in that language"
+    )
+
+
+class SubtitleRecord(BaseModel):
+    film_key: str
+    srt: dict[str, MediaRef]
+    vtt: dict[str, MediaRef]
+    cues: dict[str, int]
+
+
+class MusicRecord(BaseModel):
+    film_key: str
+    score: MediaRef
+    duration_s: float
+    backend: str
+    model_id: str
+
+
+class FinalCutRecord(BaseModel):
+    film_key: str
+    video: MediaRef
+    duration_s: float
+    languages: list[LanguageCode]
+
+
+class ShotManifest(BaseModel):
+    shot_key: str
+    prompt: str
+    negative_prompt: str
+    seed: int
+    backends: dict[str, str]
+    outputs: dict[str, str] = Field(description="artifact -> SHA-256")
+    duration_s: float
+
+
+class FilmManifest(BaseModel):
+    film_key: str
+    title: str
+    story_hash: str
+    profile: str
+    plan: FilmPlan
+    shots: list[ShotManifest]
+    outputs: dict[str, str]
+    missing_lines: dict[str, list[str]]
+    library_versions: dict[str, str]
+    contact_sheet: MediaRef
+
+
+class FilmRegistration(BaseModel):
+    """Written when a film is registered; tells the ``story`` asset what to read."""
+
+    film_key: str
+    source_path: str
+    profile: str
+    languages: list[LanguageCode] | None = None
+    story_hash: str

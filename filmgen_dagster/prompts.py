@@ -1,0 +1,57 @@
+"""Shot prompts from the editable templates in prompts/ (style presets and the shot template)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import yaml
+
+from filmgen_dagster.domain import FilmPlan, Shot, ShotPrompt, StyleBible, StylePreset
+from filmgen_dagster.keys import stable_seed
+from filmgen_dagster.project_files import project_dir
+
+
+@cache
+def load_styles() -> dict[str, StylePreset]:
+    styles = {}
+    for path in sorted((project_dir("prompts") / "styles").glob("*.yaml")):
+        preset = StylePreset.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        styles[preset.name] = preset
+    return styles
+
+
+@cache
+def load_shot_template() -> dict:
+    return yaml.safe_load((project_dir("prompts") / "shot_prompt.yaml").read_text(encoding="utf-8"))
+
+
+def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotPrompt:
+    template = load_shot_template()
+    style = bible.style
+    characters = [c for name in shot.characters if (c := bible.character(name))]
+    described = "; ".join(f"{c.name}: {c.description}" for c in characters)
+    fields = {
+        "style_prefix": style.prompt_prefix,
+        "style_suffix": style.prompt_suffix,
+        "framing": template["framing"][shot.framing.value],
+        "camera": template["camera"][shot.camera.value],
+        "mood": template["mood"][shot.mood.value],
+        "visual": shot.visual.rstrip("."),
+        "characters": f". {template['characters_intro']} {described}." if described else ".",
+    }
+    negative = ", ".join(p for p in (template["negative_prompt"], style.negative_prompt) if p)
+    scene = plan.scene_of(shot)
+    return ShotPrompt(
+        shot_key=shot.key,
+        prompt=" ".join(template["template"].format_map(fields).split()),
+        negative_prompt=negative,
+        seed=stable_seed(plan.film_key, shot.key),
+        style=style.name,
+        characters=characters,
+        caption=shot.visual,
+        scene_heading=scene.heading,
+        shot_label=f"Scene {shot.scene_number} · Shot {shot.number_in_scene}",
+        framing=shot.framing,
+        camera=shot.camera,
+        mood=shot.mood,
+    )

@@ -1,0 +1,72 @@
+"""Registering films and their shots as dynamic partitions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from filmgen_dagster.domain import FilmPlan, FilmRegistration, Story
+from filmgen_dagster.keys import SHOT_SEPARATOR, slugify
+from filmgen_dagster.partitions import films, shots
+from filmgen_dagster.profiles import load_profile, resolve_profile_path
+from filmgen_dagster.project_files import project_dir
+from filmgen_dagster.resources.media_store import MediaStore
+from filmgen_dagster.story_format import load_story
+
+
+def register_film(
+    instance: DagsterInstance,
+    media: MediaStore,
+    story_path: Path,
+    profile: str,
+    languages: list[str] | None = None,
+) -> tuple[str, Story]:
+    """Validate story and profile, then record the film. Nothing is written if either is bad."""
+    source = story_path.expanduser().resolve()
+    story = load_story(source, languages)
+    load_profile(profile)
+    profile_path = resolve_profile_path(profile)
+    # A profile shipped with the project is stored by name, so the film still renders after a move.
+    stored_profile = profile_path.stem if profile_path.parent == project_dir("profiles") else str(profile_path)
+    film_key = _unique_film_key(media, slugify(story.title), source)
+    media.write_record(
+        "registration",
+        film_key,
+        FilmRegistration(
+            film_key=film_key,
+            source_path=str(source),
+            profile=stored_profile,
+            languages=languages,
+            story_hash=story.story_hash,
+        ),
+    )
+    instance.add_dynamic_partitions(films.name, [film_key])
+    return film_key, story
+
+
+def _unique_film_key(media: MediaStore, slug: str, source: Path) -> str:
+    """The title's slug, suffixed when another story file already uses it."""
+    candidate, n = slug, 1
+    while (existing := media.read_record("registration", candidate, FilmRegistration)) is not None:
+        if existing.source_path == str(source):
+            return candidate
+        n += 1
+        candidate = f"{slug}-{n}"
+    return candidate
+
+
+def shot_partition_changes(instance: DagsterInstance, plan: FilmPlan) -> tuple[list[str], list[str]]:
+    """(shot keys to add, stale shot keys of this film to delete) to match the plan."""
+    prefix = plan.film_key + SHOT_SEPARATOR
+    existing = {k for k in instance.get_dynamic_partitions(shots.name) if k.startswith(prefix)}
+    wanted = [shot.key for shot in plan.shots]
+    return [k for k in wanted if k not in existing], sorted(existing - set(wanted))
+
+
+def sync_shot_partitions(instance: DagsterInstance, plan: FilmPlan) -> None:
+    added, stale = shot_partition_changes(instance, plan)
+    if added:
+        instance.add_dynamic_partitions(shots.name, added)
+    for key in stale:
+        instance.delete_dynamic_partition(shots.name, key)

@@ -1,0 +1,92 @@
+"""Sensors that carry a film through the graph when it is driven from the Dagster UI.
+
+``filmgen render`` drives the same jobs itself; runs it launches carry ``DRIVER_TAG`` and the sensors
+leave them alone, so nothing renders twice when the CLI and ``dagster dev`` share an instance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import dagster as dg
+
+from filmgen_dagster.domain import FilmPlan, StyleBible
+from filmgen_dagster.jobs import film_assembly_job, shot_job
+from filmgen_dagster.keys import film_of_shot
+from filmgen_dagster.partitions import shots
+from filmgen_dagster.registry import shot_partition_changes
+from filmgen_dagster.resources.media_store import MediaStore
+
+DRIVER_TAG = "filmgen/driver"
+BATCH = 500
+
+
+def _new_materializations(
+    context: dg.SensorEvaluationContext, assets: tuple[str, ...], partition_to_film
+) -> tuple[set[str], int]:
+    """Films touched by materializations of ``assets`` (not from CLI runs) since the cursor."""
+    after = int(context.cursor or 0)
+    newest, touched = after, set()
+    # Storage ids are global: when a batch fills up, stop the cursor where that batch ended.
+    ceiling: int | None = None
+    run_tags: dict[str, dict[str, str]] = {}
+    for asset in assets:
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), after_storage_id=after), limit=BATCH, ascending=True
+        ).records
+        if len(records) == BATCH:
+            ceiling = min(ceiling or records[-1].storage_id, records[-1].storage_id)
+        for record in records:
+            newest = max(newest, record.storage_id)
+            if record.run_id not in run_tags:
+                run = context.instance.get_run_by_id(record.run_id)
+                run_tags[record.run_id] = dict(run.tags) if run else {}
+            if DRIVER_TAG not in run_tags[record.run_id] and record.partition_key:
+                touched.add(partition_to_film(record.partition_key))
+    if ceiling is not None:
+        newest = ceiling
+    return touched, newest
+
+
+@dg.sensor(job=shot_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
+def shot_partitions_sensor(context: dg.SensorEvaluationContext, media: MediaStore) -> dg.SensorResult:
+    """Once a film's scene plan and style bible exist, add its shot partitions and render them."""
+    films, newest = _new_materializations(context, ("scene_plan", "style_bible"), lambda key: key)
+    run_requests, partition_requests = [], []
+    for film_key in sorted(films):
+        plan = media.read_record("scene_plan", film_key, FilmPlan)
+        bible = media.read_record("style_bible", film_key, StyleBible)
+        if plan is None or bible is None:
+            continue
+        added, stale = shot_partition_changes(context.instance, plan)
+        if added:
+            partition_requests.append(shots.build_add_request(added))
+        if stale:
+            partition_requests.append(shots.build_delete_request(stale))
+        version = hashlib.sha256((plan.model_dump_json() + bible.model_dump_json()).encode()).hexdigest()[:12]
+        run_requests += [dg.RunRequest(run_key=f"{shot.key}@{version}", partition_key=shot.key) for shot in plan.shots]
+    return dg.SensorResult(
+        run_requests=run_requests, dynamic_partitions_requests=partition_requests, cursor=str(newest)
+    )
+
+
+@dg.sensor(job=film_assembly_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
+def film_assembly_sensor(context: dg.SensorEvaluationContext, media: MediaStore) -> dg.SensorResult:
+    """Once every shot of a film has its clip and narration, assemble the film."""
+    films, newest = _new_materializations(context, ("clip", "shot_narration"), film_of_shot)
+    run_requests = []
+    for film_key in sorted(films):
+        plan = media.read_record("scene_plan", film_key, FilmPlan)
+        if plan is None:
+            continue
+        keys = {shot.key for shot in plan.shots}
+        latest = [
+            context.instance.get_latest_storage_id_by_partition(
+                dg.AssetKey(asset), dg.DagsterEventType.ASSET_MATERIALIZATION, keys
+            )
+            for asset in ("clip", "shot_narration")
+        ]
+        if all(set(by_partition) == keys for by_partition in latest):
+            state = max(max(by_partition.values()) for by_partition in latest)
+            run_requests.append(dg.RunRequest(run_key=f"{film_key}@{state}", partition_key=film_key))
+    return dg.SensorResult(run_requests=run_requests, cursor=str(newest))

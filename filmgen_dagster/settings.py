@@ -1,0 +1,37 @@
+"""Where the instance and the media live, from the environment or the project's defaults."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def project_root() -> Path:
+    """The nearest folder up from the working directory that holds workspace.yaml, else the cwd."""
+    cwd = Path.cwd().resolve()
+    return next((p for p in (cwd, *cwd.parents) if (p / "workspace.yaml").is_file()), cwd)
+
+
+def dagster_home() -> Path:
+    return Path(os.environ.get("DAGSTER_HOME") or project_root() / ".dagster_home").resolve()
+
+
+def media_root() -> Path:
+    return Path(os.environ.get("FILMGEN_MEDIA_ROOT") or dagster_home() / "media").resolve()
+
+
+def prepare_dagster_home() -> Path:
+    """Point DAGSTER_HOME at the instance folder and give it the project's dagster.yaml."""
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        template = next(
+            p for p in (_PACKAGE.parent / "dagster.yaml", _PACKAGE / "_data" / "dagster.yaml") if p.is_file()
+        )
+        shutil.copyfile(template, config)
+    return home

@@ -1,0 +1,152 @@
+"""The ffmpeg helpers against real encodes, muxes and decodes (no mocks)."""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from filmgen_dagster.av import (
+    concat_copy,
+    count_frames,
+    decode_audio,
+    decode_frames,
+    encode_frames,
+    extract_subtitles,
+    ffmpeg_exe,
+    mux_final,
+    probe,
+)
+
+FPS = 24
+N = 48
+SIZE = (320, 180)
+
+
+def moving_pattern(n: int, width: int = SIZE[0], height: int = SIZE[1]) -> Iterator[np.ndarray]:
+    x = np.arange(width, dtype=np.int32)[None, :]
+    y = np.arange(height, dtype=np.int32)[:, None]
+    for i in range(n):
+        frame = np.empty((height, width, 3), np.uint8)
+        frame[..., 0] = (x + i * 6) % 256
+        frame[..., 1] = (y * 2 + i) % 256
+        frame[..., 2] = 160
+        yield frame
+
+
+def write_sine_wav(path: Path, freq: float, seconds: float, rate: int = 48000) -> None:
+    t = np.arange(int(rate * seconds)) / rate
+    samples = (0.3 * np.sin(2 * np.pi * freq * t) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # A quote and a space in the name: paths must never go through a shell or unescaped lists.
+    out = tmp_path_factory.mktemp("av") / "shot 'one'.mp4"
+    encode_frames(moving_pattern(N), out, FPS, N, fade_in_s=0.5, fade_out_s=0.5)
+    return out
+
+
+def test_encode_makes_exact_h264_clip(clip: Path) -> None:
+    info = probe(clip)
+    assert [(s.kind, s.codec) for s in info.streams] == [("video", "h264")]
+    video = info.streams[0]
+    assert (video.width, video.height) == SIZE
+    assert video.fps == pytest.approx(FPS)
+    assert info.duration_s == pytest.approx(N / FPS, abs=0.05)
+    assert count_frames(clip) == N
+
+
+def test_encode_fades_from_and_to_black(clip: Path) -> None:
+    first, middle, last = decode_frames(clip, [0.0, 1.0, (N - 1) / FPS])
+    assert first.shape == (90, 160, 3)
+    assert first.mean() < 8
+    assert middle.mean() > 60
+    assert last.mean() < 8
+
+
+def test_encode_without_fades_keeps_the_picture(tmp_path: Path) -> None:
+    out = tmp_path / "plain.mp4"
+    encode_frames(moving_pattern(12), out, FPS, 12)
+    (frame,) = decode_frames(out, [0.0], size=SIZE)
+    expected = next(moving_pattern(1)).astype(np.int16)
+    assert np.abs(frame.astype(np.int16) - expected).mean() < 6
+
+
+def test_encode_takes_only_n_frames_and_rejects_too_few(tmp_path: Path) -> None:
+    encode_frames(moving_pattern(30), tmp_path / "cut.mp4", FPS, 10)
+    assert count_frames(tmp_path / "cut.mp4") == 10
+    with pytest.raises(ValueError, match="10 frames"):
+        encode_frames(moving_pattern(5), tmp_path / "short.mp4", FPS, 10)
+    assert not (tmp_path / "short.mp4").exists()
+
+
+def test_encode_failure_reports_ffmpeg_stderr(tmp_path: Path) -> None:
+    odd = (np.zeros((31, 33, 3), np.uint8) for _ in range(3))  # yuv420p needs even dimensions
+    with pytest.raises(RuntimeError, match="ffmpeg encode failed"):
+        encode_frames(odd, tmp_path / "odd.mp4", FPS, 3)
+    assert not (tmp_path / "odd.mp4").exists()
+
+
+def test_concat_copy_joins_clips(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "joined.mp4"
+    concat_copy([clip, clip], out)
+    assert count_frames(out) == 2 * N
+    assert probe(out).duration_s == pytest.approx(2 * N / FPS, abs=0.05)
+
+
+def test_mux_final_tracks_languages_and_title(clip: Path, tmp_path: Path) -> None:
+    # English narration shorter than the picture, Hindi longer: the picture sets the length.
+    write_sine_wav(tmp_path / "en.wav", 440, 1.2)
+    write_sine_wav(tmp_path / "hi.wav", 660, 3.5)
+    (tmp_path / "en.srt").write_text("1\n00:00:00,200 --> 00:00:01,500\nThe tide turns.\n\n", "utf-8")
+    (tmp_path / "hi.srt").write_text("1\n00:00:00,200 --> 00:00:01,500\nज्वार पलटता है।\n\n", "utf-8")
+    title = 'The "Tide" <b>Clock</b> & co; $(rm -rf /)'
+    out = tmp_path / "film.mp4"
+    mux_final(
+        clip,
+        {"en": tmp_path / "en.wav", "hi": tmp_path / "hi.wav"},
+        {"en": tmp_path / "en.srt", "hi": tmp_path / "hi.srt"},
+        out,
+        title,
+    )
+
+    info = probe(out)
+    assert [(s.kind, s.codec, s.language) for s in info.streams] == [
+        ("video", "h264", None),
+        ("audio", "aac", "eng"),
+        ("audio", "aac", "hin"),
+        ("subtitle", "mov_text", "eng"),
+        ("subtitle", "mov_text", "hin"),
+    ]
+    assert info.duration_s == pytest.approx(N / FPS, abs=0.05)
+    assert count_frames(out) == N
+    for stream in (0, 1):
+        samples = decode_audio(out, stream)
+        assert samples.dtype == np.float32
+        assert len(samples) / 48000 == pytest.approx(N / FPS, abs=0.05)
+        assert np.sqrt(np.mean(samples[: 48000] ** 2)) > 0.1  # the sine, not silence
+    assert "The tide turns." in extract_subtitles(out, 0)
+    assert "ज्वार पलटता है।" in extract_subtitles(out, 1)
+    assert title in _container_metadata(out)
+
+
+def _container_metadata(path: Path) -> str:
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True)
+    return result.stderr.decode("utf-8", "replace")
+
+
+def test_probe_rejects_non_media(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video")
+    with pytest.raises(RuntimeError):
+        probe(junk)

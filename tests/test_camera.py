@@ -1,0 +1,90 @@
+"""Camera moves over a real storyboard keyframe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from filmgen_dagster.backends.base import VideoBackend
+from filmgen_dagster.backends.camera import CameraMoves, crop_box
+from filmgen_dagster.backends.storyboard import StoryboardImage
+from filmgen_dagster.domain import CameraMove, CharacterSheet, Framing, Mood, ShotPrompt, StylePreset
+
+STYLE = StylePreset(
+    name="cinematic", prompt_prefix="", palette=["#1d2733", "#e8c48a"], paper="#f3efe6", ink="#23262b"
+)
+
+
+def make_prompt(camera: CameraMove) -> ShotPrompt:
+    return ShotPrompt(
+        shot_key="film__s01-01",
+        prompt="",
+        negative_prompt="",
+        seed=7,
+        style="cinematic",
+        characters=[CharacterSheet(name="Asha", description="", seed=1, colour="#c0504d", voice="f1")],
+        caption="Asha looks out to sea.",
+        scene_heading="EXT. PIER — NIGHT",
+        shot_label="Scene 1 · Shot 1",
+        framing=Framing.wide,
+        camera=camera,
+        mood=Mood.calm,
+    )
+
+
+@pytest.fixture(scope="module")
+def keyframe() -> Image.Image:
+    return StoryboardImage({"cinematic": STYLE}).render_keyframe(make_prompt(CameraMove.push_in), 320, 180)
+
+
+def test_is_a_video_backend() -> None:
+    assert isinstance(CameraMoves(), VideoBackend)
+
+
+@pytest.mark.parametrize("camera", list(CameraMove))
+def test_moves(keyframe: Image.Image, camera: CameraMove) -> None:
+    frames = list(CameraMoves().frames(keyframe, make_prompt(camera), 48, 24))
+    assert len(frames) == 48
+    for frame in frames:
+        assert frame.shape == (180, 320, 3)
+        assert frame.dtype == np.uint8
+    changes = [np.abs(a.astype(np.int16) - b).mean() for a, b in zip(frames, frames[1:])]
+    # Eased ends may hold a frame while the window moves < 1/3 px; the move itself never stops.
+    assert sum(c > 0 for c in changes) >= 0.8 * len(changes)
+    assert all(c > 0 for c in changes[10:-10])
+    assert np.abs(frames[0].astype(np.int16) - frames[-1]).mean() > 1.0
+
+
+def test_push_in_starts_on_keyframe_and_pull_out_ends_on_it(keyframe: Image.Image) -> None:
+    original = np.asarray(keyframe)
+    push = list(CameraMoves().frames(keyframe, make_prompt(CameraMove.push_in), 12, 24))
+    pull = list(CameraMoves().frames(keyframe, make_prompt(CameraMove.pull_out), 12, 24))
+    assert np.array_equal(push[0], original)
+    assert np.array_equal(pull[-1], original)
+
+
+def test_windows_follow_the_move() -> None:
+    w, h = 1280, 720
+    assert crop_box(CameraMove.push_in, 0.0, w, h) == (0.0, 0.0, w, h)
+    x0, y0, x1, y1 = crop_box(CameraMove.push_in, 1.0, w, h)
+    assert (x1 - x0) / w == pytest.approx(0.82)
+    assert (x0 + x1) / 2 == pytest.approx(w / 2)
+    assert crop_box(CameraMove.pan_right, 0.0, w, h)[0] == 0.0
+    assert crop_box(CameraMove.pan_right, 1.0, w, h)[2] == pytest.approx(w)
+    assert crop_box(CameraMove.pan_left, 0.0, w, h)[2] == pytest.approx(w)
+    assert crop_box(CameraMove.tilt_up, 0.0, w, h)[3] == pytest.approx(h)
+    assert crop_box(CameraMove.tilt_up, 1.0, w, h)[1] == 0.0
+    assert crop_box(CameraMove.tilt_down, 1.0, w, h)[3] == pytest.approx(h)
+
+
+def test_edge_counts(keyframe: Image.Image) -> None:
+    prompt = make_prompt(CameraMove.pan_left)
+    assert list(CameraMoves().frames(keyframe, prompt, 0, 24)) == []
+    (single,) = CameraMoves().frames(keyframe, prompt, 1, 24)
+    assert single.shape == (180, 320, 3)
+
+
+def test_accepts_non_rgb_keyframe(keyframe: Image.Image) -> None:
+    frames = list(CameraMoves().frames(keyframe.convert("RGBA"), make_prompt(CameraMove.tilt_down), 3, 24))
+    assert frames[0].shape == (180, 320, 3)

@@ -1,0 +1,128 @@
+"""End to end: `filmgen render` on an example story through the real asset graph, checked by decoding."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pytest
+
+from conftest import EXAMPLES, FilmEnv, make_film_env
+from filmgen_dagster.audio import active_ratio
+from filmgen_dagster.av import count_frames, decode_audio, decode_frames, extract_subtitles, probe
+from filmgen_dagster.domain import FilmManifest
+from filmgen_dagster.jobs import FILM_ASSEMBLY_ASSETS, FILM_SETUP_ASSETS, SHOT_ASSETS
+
+STORY = EXAMPLES / "night-market.fountain"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> tuple[FilmEnv, Path, FilmManifest, str]:
+    env = make_film_env(tmp_path_factory.mktemp("e2e"))
+    result = env.render(STORY)
+    assert result.returncode == 0, result.stderr
+    mp4 = Path(result.stdout.strip().splitlines()[-1])
+    manifest = FilmManifest.model_validate_json((env.out / "the-night-market.report.json").read_text())
+    return env, mp4, manifest, result.stderr
+
+
+def test_prints_absolute_mp4_path_last(rendered):
+    env, mp4, _, progress = rendered
+    assert mp4.is_absolute() and mp4.suffix == ".mp4" and mp4.is_file()
+    assert mp4.parent == env.out.resolve()
+    assert "shot 3/3 the-night-market__s02-01 ok" in progress
+
+
+def test_streams_are_h264_plus_aac_and_subtitles_per_language(rendered):
+    _, mp4, _, _ = rendered
+    streams = probe(mp4).streams
+    video = [s for s in streams if s.kind == "video"]
+    audio = [s for s in streams if s.kind == "audio"]
+    subtitles = [s for s in streams if s.kind == "subtitle"]
+    assert [s.codec for s in video] == ["h264"]
+    assert (video[0].width, video[0].height, video[0].fps) == (1280, 720, 24)
+    assert [(s.codec, s.language) for s in audio] == [("aac", "eng"), ("aac", "hin")]
+    assert [(s.codec, s.language) for s in subtitles] == [("mov_text", "eng"), ("mov_text", "hin")]
+
+
+def test_duration_matches_the_shots_and_the_plan(rendered):
+    _, mp4, manifest, _ = rendered
+    timeline = sum(shot.duration_s for shot in manifest.shots)
+    assert probe(mp4).duration_s == pytest.approx(timeline, abs=0.1)
+    assert count_frames(mp4) == round(timeline * 24)
+    # Measured narration sets the final length; it stays close to the planner's estimate.
+    assert timeline == pytest.approx(manifest.plan.planned_duration_s, rel=0.4)
+
+
+def test_frames_change_over_time(rendered):
+    _, mp4, manifest, _ = rendered
+    duration = sum(shot.duration_s for shot in manifest.shots)
+    frames = decode_frames(mp4, list(np.linspace(0.6, duration - 0.6, 8)))
+    diffs = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(frames, frames[1:])]
+    assert min(diffs) > 0.5, diffs
+    # Fades: the film starts from black.
+    assert decode_frames(mp4, [0.0])[0].mean() < 20
+
+
+def test_narration_is_audible_in_both_languages(rendered):
+    _, mp4, manifest, _ = rendered
+    english, hindi = decode_audio(mp4, 0), decode_audio(mp4, 1)
+    assert active_ratio(english) > 0.5
+    assert active_ratio(hindi) > 0.2
+    # Only the first dialogue line has Hindi: the rest is listed, not invented.
+    assert len(manifest.missing_lines["hi"]) == 2
+    assert "en" not in manifest.missing_lines
+
+
+def test_subtitles_carry_the_dialogue(rendered):
+    _, mp4, _, _ = rendered
+    english, hindi = extract_subtitles(mp4, 0), extract_subtitles(mp4, 1)
+    assert "Two more plates" in english and "twenty years" in english
+    assert "दो प्लेटें" in hindi and "twenty years" not in hindi
+
+
+def test_every_partition_is_materialized(rendered):
+    env, _, manifest, _ = rendered
+    instance = env.instance()
+    shots = [shot.shot_key for shot in manifest.shots]
+    assert instance.get_dynamic_partitions("films") == ["the-night-market"]
+    assert sorted(instance.get_dynamic_partitions("shots")) == sorted(shots)
+    for asset in SHOT_ASSETS:
+        assert instance.get_materialized_partitions(dg.AssetKey(asset)) == set(shots), asset
+    for asset in FILM_SETUP_ASSETS + FILM_ASSEMBLY_ASSETS:
+        assert instance.get_materialized_partitions(dg.AssetKey(asset)) == {"the-night-market"}, asset
+
+
+def test_keyframe_metadata_has_a_thumbnail_the_ui_renders(rendered):
+    env, _, manifest, _ = rendered
+    event = env.instance().get_latest_materialization_event(dg.AssetKey("keyframe"))
+    metadata = event.asset_materialization.metadata
+    assert metadata["preview"].value.startswith("![") and "data:image/jpeg;base64," in metadata["preview"].value
+    assert Path(metadata["path"].value).is_file()
+    assert metadata["backend"].value == "storyboard"
+    assert metadata["seed"].value in {shot.seed for shot in manifest.shots}
+
+
+def test_rerender_reuses_work_and_is_byte_identical(rendered):
+    env, mp4, manifest, _ = rendered
+    first = mp4.read_bytes()
+    again = env.render(STORY)
+    assert again.returncode == 0, again.stderr
+    assert Path(again.stdout.strip().splitlines()[-1]).read_bytes() == first
+    second = FilmManifest.model_validate_json((env.out / "the-night-market.report.json").read_text())
+    assert [s.outputs for s in second.shots] == [s.outputs for s in manifest.shots]
+    clip_events = env.instance().fetch_materializations(dg.AssetKey("clip"), limit=1).records
+    assert clip_events[0].asset_materialization.metadata["cached"].value is True
+
+
+def test_report_lists_everything_needed_to_reproduce(rendered):
+    env, _, manifest, _ = rendered
+    report = json.loads((env.out / "the-night-market.report.json").read_text())
+    assert report["story_hash"] and report["profile"] == "animatic"
+    assert {"final_cut", "music", "narration_en", "narration_hi", "subtitles_en", "subtitles_hi"} <= set(
+        report["outputs"]
+    )
+    assert all(shot["prompt"] and shot["outputs"]["clip"] for shot in report["shots"])
+    assert (env.out / "the-night-market.contact-sheet.png").stat().st_size > 10_000
