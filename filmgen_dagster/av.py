@@ -8,6 +8,7 @@ interrupted run never leaves a truncated file under the final name.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -62,6 +63,11 @@ def _run(what: str, args: list[str]) -> bytes:
     if proc.returncode != 0:
         raise _failure(what, proc.returncode, proc.stderr)
     return proc.stdout
+
+
+def _url(path: Path) -> str:
+    # Explicit file protocol: a name like "a:b.mp4" must not be taken for a protocol prefix.
+    return f"file:{path}"
 
 
 @contextmanager
@@ -122,7 +128,7 @@ def encode_frames(
             "-frames:v", str(n_frames),
             "-an",
             *VIDEO_CODEC_ARGS,
-            "-f", "mp4", str(tmp),
+            "-f", "mp4", _url(tmp),
         ]  # fmt: skip
         # stderr goes to a file, not a pipe: an unread stderr pipe could fill up and deadlock the writer.
         proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=err)
@@ -156,9 +162,10 @@ def concat_copy(clips: list[Path], out: Path) -> None:
     if not clips:
         raise ValueError("no clips to concatenate")
     # The list file quotes each path with '...'; a quote inside is closed, escaped and reopened.
-    listing = "".join(
-        "file '" + str(Path(clip).resolve()).replace("'", "'\\''") + "'\n" for clip in clips
-    )
+    urls = [_url(Path(clip).resolve()) for clip in clips]
+    if any("\n" in url or "\r" in url for url in urls):
+        raise ValueError("the concat list cannot hold a path with a line break")
+    listing = "".join("file '" + url.replace("'", "'\\''") + "'\n" for url in urls)
     with _atomic_output(out) as tmp, tempfile.TemporaryDirectory() as tmpdir:
         list_file = Path(tmpdir) / "clips.txt"
         list_file.write_text(listing, encoding="utf-8")
@@ -166,9 +173,9 @@ def concat_copy(clips: list[Path], out: Path) -> None:
             "concat",
             [
                 *_base_args(),
-                "-f", "concat", "-safe", "0", "-i", str(list_file),
+                "-f", "concat", "-safe", "0", "-i", _url(list_file),
                 "-map", "0", "-c", "copy", "-movflags", "+faststart",
-                "-f", "mp4", str(tmp),
+                "-f", "mp4", _url(tmp),
             ],
         )  # fmt: skip
 
@@ -183,9 +190,9 @@ def mux_final(
     film is (``-shortest`` would cut the video when a narration track is shorter).
     """
     duration = probe(video).duration_s
-    args = [*_base_args(), "-i", str(video)]
+    args = [*_base_args(), "-i", _url(video)]
     for path in [*audio.values(), *subtitles.values()]:
-        args += ["-i", str(path)]
+        args += ["-i", _url(path)]
     args += ["-map", "0:v:0"]
     args += [arg for i in range(len(audio)) for arg in ("-map", f"{1 + i}:a:0")]
     args += [arg for i in range(len(subtitles)) for arg in ("-map", f"{1 + len(audio) + i}:s:0")]
@@ -208,7 +215,7 @@ def mux_final(
                 f"-disposition:{spec}", "default" if kind == "a" and i == 0 else "0",
             ]  # fmt: skip
     with _atomic_output(out) as tmp:
-        _run("mux", [*args, "-movflags", "+faststart", "-f", "mp4", str(tmp)])
+        _run("mux", [*args, "-movflags", "+faststart", "-f", "mp4", _url(tmp)])
 
 
 # ---------------------------------------------------------------- reading
@@ -231,9 +238,6 @@ class MediaInfo:
     duration_s: float
     streams: list[StreamInfo]
 
-    def of_kind(self, kind: str) -> list[StreamInfo]:
-        return [s for s in self.streams if s.kind == kind]
-
 
 # Anchored at line start so that metadata values (printed after "key : ") can never pose as streams.
 _STREAM_RE = re.compile(
@@ -248,7 +252,7 @@ def probe(path: Path) -> MediaInfo:
     """Container duration and streams, parsed from ``ffmpeg -i`` (there is no ffprobe)."""
     # With no output file ffmpeg always exits non-zero; success is judged by the "Input #0" header.
     proc = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", _url(path)], capture_output=True
     )
     text = proc.stderr.decode("utf-8", "replace")
     if "Input #0" not in text:
@@ -282,7 +286,7 @@ def count_frames(path: Path) -> int:
     out = _run(
         "frame count",
         [
-            *_base_args(), "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough",
+            *_base_args(), "-i", _url(path), "-map", "0:v:0", "-fps_mode", "passthrough",
             "-progress", "pipe:1", "-nostats", "-f", "null", "-",
         ],
     )  # fmt: skip
@@ -295,15 +299,18 @@ def count_frames(path: Path) -> int:
 def decode_frames(
     path: Path, times_s: list[float], size: tuple[int, int] = (160, 90)
 ) -> list[np.ndarray]:
-    """Small RGB frames (``size`` is width, height) of the first video stream at the given times."""
+    """Small RGB frames (``size`` is width, height) of the first video stream: for each time, the first
+    frame whose timestamp is at or after it."""
     width, height = size
     frames = []
     for t in times_s:
-        # -ss before -i seeks to the keyframe before t and decodes up to t: accurate and fast.
+        # -ss before -i seeks to the keyframe before t and decodes up to t: accurate and fast. It is
+        # floored to whole microseconds so a time given as a frame's exact pts selects that frame.
         raw = _run(
             "frame decode",
             [
-                *_base_args(), "-ss", f"{t:.6f}", "-i", str(path), "-map", "0:v:0", "-frames:v", "1",
+                *_base_args(), "-ss", f"{math.floor(t * 1e6) / 1e6:.6f}", "-i", _url(path),
+                "-map", "0:v:0", "-frames:v", "1",
                 "-vf", f"scale={width}:{height}", "-pix_fmt", "rgb24", "-f", "rawvideo", "-",
             ],
         )  # fmt: skip
@@ -318,7 +325,7 @@ def decode_audio(path: Path, stream: int = 0, sample_rate: int = 48000) -> np.nd
     raw = _run(
         "audio decode",
         [
-            *_base_args(), "-i", str(path), "-map", f"0:a:{stream}",
+            *_base_args(), "-i", _url(path), "-map", f"0:a:{stream}",
             "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-",
         ],
     )  # fmt: skip
@@ -329,6 +336,6 @@ def extract_subtitles(path: Path, stream: int = 0) -> str:
     """Subtitle stream ``stream`` (counted among subtitle streams) as SRT text."""
     raw = _run(
         "subtitle extract",
-        [*_base_args(), "-i", str(path), "-map", f"0:s:{stream}", "-c:s", "srt", "-f", "srt", "-"],
+        [*_base_args(), "-i", _url(path), "-map", f"0:s:{stream}", "-c:s", "srt", "-f", "srt", "-"],
     )
     return raw.decode("utf-8")

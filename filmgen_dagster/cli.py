@@ -35,8 +35,13 @@ def _failure(result) -> str:
 
 
 def render(story: Path, profile: str, out: Path, languages: list[str] | None) -> Path:
+    from filmgen_dagster.profiles import load_profile
     from filmgen_dagster.settings import prepare_dagster_home
+    from filmgen_dagster.story_format import load_story
 
+    # Validate before touching the instance: a rejected story leaves no trace anywhere.
+    parsed = load_story(story, languages)
+    load_profile(profile)
     prepare_dagster_home()
     import dagster as dg
 
@@ -48,7 +53,7 @@ def render(story: Path, profile: str, out: Path, languages: list[str] | None) ->
     defs = build_definitions()
     instance = dg.DagsterInstance.get()
     media = defs.resources["media"]
-    film_key, parsed = register_film(instance, media, story, profile, languages)
+    film_key = register_film(instance, media, story, parsed, profile, languages)
     _progress(f"film {film_key}: {parsed.title!r} ({parsed.source_format}, {', '.join(parsed.languages)})")
     tags = {DRIVER_TAG: "cli", "filmgen/film": film_key}
 

@@ -9,23 +9,21 @@ from dagster import DagsterInstance
 from filmgen_dagster.domain import FilmPlan, FilmRegistration, Story
 from filmgen_dagster.keys import SHOT_SEPARATOR, slugify
 from filmgen_dagster.partitions import films, shots
-from filmgen_dagster.profiles import load_profile, resolve_profile_path
+from filmgen_dagster.profiles import resolve_profile_path
 from filmgen_dagster.project_files import project_dir
 from filmgen_dagster.resources.media_store import MediaStore
-from filmgen_dagster.story_format import load_story
 
 
 def register_film(
     instance: DagsterInstance,
     media: MediaStore,
     story_path: Path,
+    story: Story,
     profile: str,
     languages: list[str] | None = None,
-) -> tuple[str, Story]:
-    """Validate story and profile, then record the film. Nothing is written if either is bad."""
+) -> str:
+    """Record a film whose story was parsed from ``story_path`` and whose profile is known to load."""
     source = story_path.expanduser().resolve()
-    story = load_story(source, languages)
-    load_profile(profile)
     profile_path = resolve_profile_path(profile)
     # A profile shipped with the project is stored by name, so the film still renders after a move.
     stored_profile = profile_path.stem if profile_path.parent == project_dir("profiles") else str(profile_path)
@@ -42,7 +40,7 @@ def register_film(
         ),
     )
     instance.add_dynamic_partitions(films.name, [film_key])
-    return film_key, story
+    return film_key
 
 
 def _unique_film_key(media: MediaStore, slug: str, source: Path) -> str:

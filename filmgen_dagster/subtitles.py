@@ -100,8 +100,12 @@ def _body(text: str) -> str:
 
 
 def to_srt(cues: list[Cue]) -> str:
+    # Players and ffmpeg's mov_text conversion read <...> in SRT as markup; show brackets as text.
+    def literal(text: str) -> str:
+        return text.replace("<", "‹").replace(">", "›")
+
     return "".join(
-        f"{n}\n{_timestamp(c.start_s, ',')} --> {_timestamp(c.end_s, ',')}\n{_body(c.text)}\n\n"
+        f"{n}\n{_timestamp(c.start_s, ',')} --> {_timestamp(c.end_s, ',')}\n{literal(_body(c.text))}\n\n"
         for n, c in enumerate(cues, start=1)
     )
 

@@ -51,7 +51,7 @@ def write_sine_wav(path: Path, freq: float, seconds: float, rate: int = 48000) -
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # A quote and a space in the name: paths must never go through a shell or unescaped lists.
-    out = tmp_path_factory.mktemp("av") / "shot 'one'.mp4"
+    out = tmp_path_factory.mktemp("av") / "shot 'one': take 1.mp4"
     encode_frames(moving_pattern(N), out, FPS, N, fade_in_s=0.5, fade_out_s=0.5)
     return out
 
@@ -80,6 +80,18 @@ def test_encode_without_fades_keeps_the_picture(tmp_path: Path) -> None:
     (frame,) = decode_frames(out, [0.0], size=SIZE)
     expected = next(moving_pattern(1)).astype(np.int16)
     assert np.abs(frame.astype(np.int16) - expected).mean() < 6
+
+
+def test_decode_frames_picks_the_frame_at_each_time(tmp_path: Path) -> None:
+    def bar_frame(i: int) -> np.ndarray:
+        frame = np.zeros((90, 320, 3), np.uint8)
+        frame[:, i * 6 : i * 6 + 6] = 255
+        return frame
+
+    out = tmp_path / "bars.mp4"
+    encode_frames((bar_frame(i) for i in range(50)), out, FPS, 50)
+    frames = decode_frames(out, [i / FPS for i in range(50)], size=(320, 90))
+    assert [int(np.argmax(f[..., 0].mean(axis=0)) // 6) for f in frames] == list(range(50))
 
 
 def test_encode_takes_only_n_frames_and_rejects_too_few(tmp_path: Path) -> None:

@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pytest
 
 from filmgen_dagster.audio import active_ratio, duration_s
 from filmgen_dagster.backends.base import SAMPLE_RATE, SpeechBackend
-
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 TWELVE_WORDS = "The old clock tower rang twelve times as the tide reached the harbour."
 HINDI = "पुरानी घड़ी ने बारह बार घंटी बजाई और ज्वार बंदरगाह तक पहुँच गया।"

@@ -81,7 +81,7 @@ def test_empty_inputs():
 def test_srt_format():
     cues = [Cue(start_s=1.0, end_s=2.5, text="A <b> & c"), Cue(start_s=3661.0024, end_s=3662.9999, text="two\nlines")]
     assert to_srt(cues) == (
-        "1\n00:00:01,000 --> 00:00:02,500\nA <b> & c\n\n"
+        "1\n00:00:01,000 --> 00:00:02,500\nA ‹b› & c\n\n"
         "2\n01:01:01,002 --> 01:01:03,000\ntwo\nlines\n\n"
     )
 

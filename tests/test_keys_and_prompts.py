@@ -1,0 +1,43 @@
+from conftest import EXAMPLES
+from filmgen_dagster.assets.style_bible import CHARACTER_COLOURS  # noqa: F401  (module imports cleanly)
+from filmgen_dagster.backends.rules_planner import RuleBasedPlanner
+from filmgen_dagster.domain import CharacterSheet, StyleBible
+from filmgen_dagster.keys import film_of_shot, shot_key, slugify, stable_seed
+from filmgen_dagster.prompts import build_shot_prompt, load_styles
+from filmgen_dagster.story_format import load_story
+
+
+def test_slugify_is_safe_for_any_title():
+    assert slugify("The Tide Clock") == "the-tide-clock"
+    assert slugify("../../etc/passwd") == "etc-passwd"
+    assert slugify("Café <b>Noir</b>") == "cafe-b-noir-b"
+    hindi = slugify("समुद्र की घड़ी")
+    assert hindi.startswith("film-") and hindi == slugify("समुद्र की घड़ी")
+    assert len(slugify("x" * 500)) <= 48
+
+
+def test_shot_keys_embed_the_film():
+    key = shot_key("tide-clock", 2, 3)
+    assert key == "tide-clock__s02-03" and film_of_shot(key) == "tide-clock"
+
+
+def test_style_presets_exist():
+    assert {"cinematic", "anime", "noir", "watercolor"} <= set(load_styles())
+
+
+def test_shot_prompt_combines_template_style_characters_and_seed():
+    story = load_story(EXAMPLES / "tide-clock.md")
+    plan = RuleBasedPlanner().plan(story, "the-tide-clock", 24, 1280, 720)
+    bible = StyleBible(
+        film_key="the-tide-clock",
+        style=load_styles()["watercolor"],
+        base_seed=1,
+        characters=[CharacterSheet(name="Mira", description=story.characters["Mira"], seed=7, colour="#f00", voice="f2")],
+    )
+    prompt = build_shot_prompt(plan, plan.shots[0], bible)
+    assert prompt.prompt.startswith("watercolor painting")
+    assert "wide establishing shot" in prompt.prompt and "yellow raincoat" in prompt.prompt
+    assert "watermark" in prompt.negative_prompt and "photograph" in prompt.negative_prompt
+    assert prompt.seed == stable_seed("the-tide-clock", plan.shots[0].key)
+    assert build_shot_prompt(plan, plan.shots[0], bible) == prompt
+    assert build_shot_prompt(plan, plan.shots[1], bible).seed != prompt.seed

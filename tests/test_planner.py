@@ -1,0 +1,61 @@
+import re
+
+from conftest import EXAMPLES
+from filmgen_dagster.backends.rules_planner import MAX_SHOT_S, MIN_SHOT_S, RuleBasedPlanner, detect_mood
+from filmgen_dagster.domain import Framing, Mood
+from filmgen_dagster.keys import film_of_shot, slugify
+from filmgen_dagster.story_format import load_story
+
+
+def plan(name, languages=None):
+    story = load_story(EXAMPLES / name, languages)
+    return RuleBasedPlanner().plan(story, slugify(story.title), 24, 1280, 720)
+
+
+def test_every_example_plans_valid_shots():
+    for name in ("tide-clock.md", "paper-boat.txt", "night-market.fountain"):
+        film = plan(name)
+        assert film.shots
+        for shot in film.shots:
+            assert MIN_SHOT_S <= shot.planned_duration_s <= MAX_SHOT_S
+            assert film_of_shot(shot.key) == film.film_key
+            assert not re.search(r"[,|/\[\] ]", shot.key)
+
+
+def test_framing_varies_and_scenes_open_wide():
+    film = plan("tide-clock.md")
+    assert all(scene.shots[0].framing == Framing.wide for scene in film.scenes)
+    assert len({shot.framing for shot in film.shots}) == 3
+
+
+def test_hindi_follows_its_paragraph_and_characters_are_found():
+    film = plan("tide-clock.md")
+    first = film.shots[0]
+    assert first.narration["hi"][0].text.startswith("एक धूसर सुबह")
+    assert "Mira" in first.characters
+    # "Tomas" alone names "Old Tomas".
+    assert "Old Tomas" in film.scenes[1].shots[1].characters
+
+
+def test_long_paragraph_splits_into_shots_of_at_most_ten_seconds(tmp_path):
+    sentence = "The wind carried the sound of the bells across the quiet harbour at dawn."
+    path = tmp_path / "long.txt"
+    path.write_text(" ".join([sentence] * 12) + "\n")
+    story = load_story(path)
+    film = RuleBasedPlanner().plan(story, "long", 24, 1280, 720)
+    assert len(film.shots) >= 4
+    assert all(shot.planned_duration_s <= MAX_SHOT_S for shot in film.shots)
+    spoken = " ".join(line.text for shot in film.shots for line in shot.narration["en"])
+    assert spoken == " ".join([sentence] * 12)
+
+
+def test_dialogue_is_attributed_to_its_speaker():
+    film = plan("night-market.fountain")
+    lines = [line for shot in film.shots for line in shot.narration["en"]]
+    assert [line.speaker for line in lines] == ["Priya", "Stranger", "Priya"]
+
+
+def test_mood_from_words():
+    assert detect_mood("A storm broke and the wind began to shake the walls") == Mood.tense
+    assert detect_mood("She laughed in the bright sun") == Mood.joyful
+    assert detect_mood("Nothing in particular") == Mood.calm

@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES
+from filmgen_dagster.errors import StoryError
+from filmgen_dagster.story_format import load_story
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_txt_title_paragraphs_and_scene_breaks(tmp_path):
+    story = load_story(write(tmp_path, "x.txt", "The Title\n\nOne.\nStill one.\n\nTwo.\n\n***\n\nThree.\n"))
+    assert story.title == "The Title"
+    assert [[b.text for b in s.blocks] for s in story.scenes] == [["One. Still one.", "Two."], ["Three."]]
+    assert story.languages == ["en"]
+
+
+def test_txt_long_first_line_is_not_a_title(tmp_path):
+    first = "This opening line is far too long to be a title because it goes on and on and on for ages."
+    story = load_story(write(tmp_path, "my_story.txt", f"{first}\n\nNext.\n"))
+    assert story.title == "My Story"
+    assert story.scenes[0].blocks[0].text == first
+
+
+def test_txt_without_breaks_groups_paragraphs_into_scenes(tmp_path):
+    text = "Seven\n\n" + "\n\n".join(f"Paragraph {i}." for i in range(7))
+    assert [len(s.blocks) for s in load_story(write(tmp_path, "x.txt", text)).scenes] == [3, 3, 1]
+
+
+def test_markdown_front_matter_headings_and_hindi(tmp_path):
+    story = load_story(EXAMPLES / "tide-clock.md")
+    assert story.title == "The Tide Clock" and story.style == "watercolor"
+    assert story.languages == ["en", "hi"]
+    assert story.characters["Mira"].startswith("a ten-year-old girl")
+    assert [s.heading for s in story.scenes] == ["The Lighthouse", "The Storm", "Morning"]
+    first = story.scenes[0].blocks[0]
+    assert first.text.startswith("On a grey morning") and first.hindi.startswith("एक धूसर सुबह")
+    assert all(b.hindi for s in story.scenes for b in s.blocks)
+
+
+def test_markdown_bom_crlf_and_control_characters(tmp_path):
+    path = tmp_path / "x.md"
+    path.write_bytes("\ufeff---\r\ntitle: Hi\r\n---\r\n\r\n# A\r\n\r\nText\x07 here.\r\n".encode())
+    story = load_story(path)
+    assert story.title == "Hi"
+    assert story.scenes[0].blocks[0].text == "Text here."
+
+
+def test_fountain_sluglines_action_and_dialogue():
+    story = load_story(EXAMPLES / "night-market.fountain")
+    assert story.title == "The Night Market"
+    assert [s.heading for s in story.scenes] == ["EXT. NIGHT MARKET - NIGHT", "INT. PRIYA'S KITCHEN - LATER"]
+    kinds = [(b.kind, b.speaker) for b in story.scenes[0].blocks]
+    assert kinds == [("action", None), ("dialogue", "Priya"), ("action", None), ("dialogue", "Stranger")]
+    assert story.scenes[0].blocks[1].hindi == "दो प्लेटें और, फिर हम बंद कर सकते हैं।"
+    assert "(quietly)" not in story.scenes[0].blocks[3].text
+    assert set(story.characters) == {"Priya", "Stranger"}
+
+
+def test_languages_override(tmp_path):
+    story = load_story(EXAMPLES / "tide-clock.md", ["en"])
+    assert story.languages == ["en"]
+
+
+def test_story_hash_changes_with_content(tmp_path):
+    a = load_story(write(tmp_path, "a.txt", "One.\n"))
+    b = load_story(write(tmp_path, "b.txt", "Two.\n"))
+    assert a.story_hash != b.story_hash
+
+
+def test_error_names_the_file(tmp_path):
+    with pytest.raises(StoryError, match=r"^story empty\.md: is empty"):
+        load_story(write(tmp_path, "empty.md", ""))
