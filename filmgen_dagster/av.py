@@ -30,7 +30,7 @@ from filmgen_dagster.domain import ISO_639_2, LANGUAGE_NAMES
 # are what allow the concat demuxer to join clips with stream copy.
 VIDEO_CODEC_ARGS: list[str] = [
     "-c:v", "libx264",
-    "-preset", "veryfast",
+    "-preset", "superfast",
     "-crf", "20",
     "-pix_fmt", "yuv420p",
     "-g", "48",

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import cache
+from multiprocessing import get_context
 from pathlib import Path
 
 from filmgen_dagster.errors import UserInputError
@@ -34,7 +38,30 @@ def _failure(result) -> str:
     return "run failed"
 
 
-def render(story: Path, profile: str, out: Path, languages: list[str] | None) -> Path:
+@cache
+def _session():
+    """Definitions and instance for this process (the CLI itself, or one of its shot workers)."""
+    import dagster as dg
+
+    from filmgen_dagster.definitions import build_definitions
+
+    return build_definitions(), dg.DagsterInstance.get()
+
+
+def _run_job(job_name: str, partition_key: str, tags: dict[str, str], label: str) -> tuple[bool, str]:
+    """Materialize one partition of a job; (success, progress line)."""
+    defs, instance = _session()
+    started = time.perf_counter()
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        partition_key=partition_key, instance=instance, tags=tags, run_config=QUIET_LOGS, raise_on_error=False
+    )
+    took = time.perf_counter() - started
+    if result.success:
+        return True, f"  {label} ok in {took:.1f}s ({_step_times(result)})"
+    return False, f"  {label} FAILED: {_failure(result)} (run {result.run_id})"
+
+
+def render(story: Path, profile: str, out: Path, languages: list[str] | None, jobs: int) -> Path:
     from filmgen_dagster.profiles import load_profile
     from filmgen_dagster.settings import prepare_dagster_home
     from filmgen_dagster.story_format import load_story
@@ -43,48 +70,52 @@ def render(story: Path, profile: str, out: Path, languages: list[str] | None) ->
     parsed = load_story(story, languages)
     load_profile(profile)
     prepare_dagster_home()
-    import dagster as dg
+    # Shot runs go to worker processes (Dagster's in-process execution is not thread-safe). They
+    # fork after Dagster is imported but before any instance is opened, so they start instantly
+    # and each opens its own database connections.
+    import filmgen_dagster.definitions  # noqa: F401
 
-    from filmgen_dagster.definitions import build_definitions
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"), initializer=_session) as pool:
+        return _render(pool, story, parsed, profile, out, languages)
+
+
+def _render(pool: ProcessPoolExecutor, story: Path, parsed, profile: str, out: Path, languages) -> Path:
     from filmgen_dagster.domain import FilmManifest, FilmPlan, FinalCutRecord
     from filmgen_dagster.registry import register_film, sync_shot_partitions
     from filmgen_dagster.sensors import DRIVER_TAG
 
-    defs = build_definitions()
-    instance = dg.DagsterInstance.get()
+    defs, instance = _session()
     media = defs.resources["media"]
     film_key = register_film(instance, media, story, parsed, profile, languages)
     _progress(f"film {film_key}: {parsed.title!r} ({parsed.source_format}, {', '.join(parsed.languages)})")
     tags = {DRIVER_TAG: "cli", "filmgen/film": film_key}
 
-    def run(job_name: str, partition_key: str, label: str) -> bool:
-        started = time.perf_counter()
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            partition_key=partition_key, instance=instance, tags=tags, run_config=QUIET_LOGS, raise_on_error=False
-        )
-        took = time.perf_counter() - started
-        if result.success:
-            _progress(f"  {label} ok in {took:.1f}s ({_step_times(result)})")
-        else:
-            _progress(f"  {label} FAILED: {_failure(result)} (run {result.run_id})")
-        return result.success
+    def run_here(job_name: str, label: str, failure: str) -> None:
+        ok, line = _run_job(job_name, film_key, tags, label)
+        _progress(line)
+        if not ok:
+            raise SystemExit(f"filmgen: {failure} of {film_key} failed; see the run in `dagster dev`")
 
-    if not run("film_setup_job", film_key, "story, scene plan, style bible"):
-        raise SystemExit(f"filmgen: render of {film_key} stopped at the scene plan; see the run in `dagster dev`")
+    run_here("film_setup_job", "story, scene plan, style bible", "planning")
     plan = media.read_record("scene_plan", film_key, FilmPlan)
     sync_shot_partitions(instance, plan)
-    failed = [
-        shot.key
+    total = len(plan.shots)
+    futures = {
+        pool.submit(_run_job, "shot_job", shot.key, tags, f"shot {number}/{total} {shot.key}"): shot.key
         for number, shot in enumerate(plan.shots, start=1)
-        if not run("shot_job", shot.key, f"shot {number}/{len(plan.shots)} {shot.key}")
-    ]
+    }
+    failed = []
+    for future in as_completed(futures):
+        ok, line = future.result()
+        _progress(line)
+        if not ok:
+            failed.append(futures[future])
     if failed:
         raise SystemExit(
-            f"filmgen: {len(failed)} shot(s) of {film_key} failed ({', '.join(failed)}); "
+            f"filmgen: {len(failed)} shot(s) of {film_key} failed ({', '.join(sorted(failed))}); "
             "fix the cause and run the same command again (finished shots are reused)"
         )
-    if not run("film_assembly_job", film_key, "narration, subtitles, music, final cut, report"):
-        raise SystemExit(f"filmgen: assembly of {film_key} failed; see the run in `dagster dev`")
+    run_here("film_assembly_job", "narration, subtitles, music, final cut, report", "assembly")
     final = media.read_record("final_cut", film_key, FinalCutRecord)
     out.mkdir(parents=True, exist_ok=True)
     target = (out / f"{film_key}.mp4").resolve()
@@ -105,10 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     render_cmd.add_argument("--profile", default="animatic", help="profile name (profiles/NAME.yaml) or YAML path")
     render_cmd.add_argument("--out", type=Path, default=Path("out"), help="folder for the finished MP4")
     render_cmd.add_argument("--languages", help="comma-separated narration languages, e.g. en,hi")
+    render_cmd.add_argument(
+        "--jobs", type=int, default=min(4, os.cpu_count() or 1), help="shots rendered at once (default: CPUs, at most 4)"
+    )
     args = parser.parse_args(argv)
     languages = [code.strip() for code in args.languages.split(",") if code.strip()] if args.languages else None
     try:
-        print(render(args.story, args.profile, args.out, languages))
+        print(render(args.story, args.profile, args.out, languages, max(1, args.jobs)))
     except UserInputError as exc:
         print(f"filmgen: {exc}", file=sys.stderr)
         return 2

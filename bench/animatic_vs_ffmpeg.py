@@ -1,0 +1,76 @@
+"""Animatic render of an example film vs a bare ffmpeg encode of as many frames at the same size.
+
+    python bench/animatic_vs_ffmpeg.py [STORY]
+
+Both sides use the project's x264 settings (av.VIDEO_CODEC_ARGS). The render is the whole user
+command (`filmgen render`, a fresh process and a fresh instance), so it includes Python start-up,
+Dagster runs, keyframes, speech, music and assembly. Goal: ratio ≤ 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from filmgen_dagster.av import VIDEO_CODEC_ARGS, count_frames, ffmpeg_exe, probe  # noqa: E402
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    story = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "examples" / "tide-clock.md"
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "DAGSTER_HOME": f"{tmp}/home", "FILMGEN_MEDIA_ROOT": f"{tmp}/media"}
+        render_cmd = [sys.executable, "-m", "filmgen_dagster.cli", "render", str(story), "--out", f"{tmp}/out"]
+        render_s, result = timed(render_cmd, env)
+        mp4 = Path(result.stdout.strip().splitlines()[-1])
+        rerender_s, _ = timed(render_cmd, env)
+        info = probe(mp4)
+        video = next(s for s in info.streams if s.kind == "video")
+        frames = count_frames(mp4)
+        bare_s, _ = timed(
+            [
+                ffmpeg_exe(), "-v", "error", "-y",
+                "-f", "lavfi", "-i", f"testsrc2=size={video.width}x{video.height}:rate={video.fps:g}",
+                "-frames:v", str(frames), *VIDEO_CODEC_ARGS, f"{tmp}/bare.mp4",
+            ]
+        )  # fmt: skip
+    rows = [
+        ("film", story.name),
+        ("duration_s", f"{info.duration_s:.2f}"),
+        ("frames", f"{frames} at {video.width}x{video.height}, {video.fps:g} fps"),
+        ("animatic_render_s", f"{render_s:.2f}"),
+        ("cached_rerender_s", f"{rerender_s:.2f}"),
+        ("bare_ffmpeg_encode_s", f"{bare_s:.2f}"),
+        ("ratio", f"{render_s / bare_s:.2f} (goal <= 2)"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    print(
+        json.dumps(
+            {
+                "frames": frames,
+                "render_s": round(render_s, 2),
+                "cached_rerender_s": round(rerender_s, 2),
+                "bare_ffmpeg_s": round(bare_s, 2),
+                "ratio": round(render_s / bare_s, 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
