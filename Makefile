@@ -25,8 +25,9 @@ system-deps:
 install: $(BIN)/python system-deps
 	$(BIN)/pip install -q -e .
 
+# Tests prove the studio backends on tiny models, so they need the studio extra (CPU torch here).
 install-test: $(BIN)/python system-deps
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,studio]' -c .ci/constraints.txt
 
 demo: install
 	$(BIN)/filmgen render $(STORY) --out out

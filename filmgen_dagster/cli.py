@@ -48,6 +48,11 @@ def _session():
     return build_definitions(), dg.DagsterInstance.get()
 
 
+def _reopen_session() -> None:
+    _session.cache_clear()
+    _session()
+
+
 def _run_job(job_name: str, partition_key: str, tags: dict[str, str], label: str) -> tuple[bool, str]:
     """Materialize one partition of a job; (success, progress line)."""
     defs, instance = _session()
@@ -71,11 +76,12 @@ def render(story: Path, profile: str, out: Path, languages: list[str] | None, jo
     load_profile(profile)
     prepare_dagster_home()
     # Shot runs go to worker processes (Dagster's in-process execution is not thread-safe). They
-    # fork after Dagster is imported but before any instance is opened, so they start instantly
-    # and each opens its own database connections.
-    import filmgen_dagster.definitions  # noqa: F401
-
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"), initializer=_session) as pool:
+    # fork once the instance's database exists (so they never race to create it) but before this
+    # process loads any model (CUDA does not survive a fork); each opens its own instance and keeps
+    # its models loaded across the shots it renders.
+    _session()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"), initializer=_reopen_session) as pool:
+        pool.submit(int)  # the first submit forks every worker
         return _render(pool, story, parsed, profile, out, languages)
 
 
@@ -139,7 +145,16 @@ def main(argv: list[str] | None = None) -> int:
     render_cmd.add_argument(
         "--jobs", type=int, default=min(4, os.cpu_count() or 1), help="shots rendered at once (default: CPUs, at most 4)"
     )
+    tiny_cmd = commands.add_parser(
+        "tiny-models", help="write tiny random checkpoints of every studio backend and a profile using them"
+    )
+    tiny_cmd.add_argument("dir", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "tiny-models":
+        from filmgen_dagster.tiny import write_tiny_models
+
+        print(write_tiny_models(args.dir))
+        return 0
     languages = [code.strip() for code in args.languages.split(",") if code.strip()] if args.languages else None
     try:
         print(render(args.story, args.profile, args.out, languages, max(1, args.jobs)))

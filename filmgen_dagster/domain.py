@@ -76,6 +76,7 @@ class Story(BaseModel):
 class NarrationLine(BaseModel):
     text: str
     speaker: str | None = None
+    machine_translated: bool = False
 
 
 class Shot(BaseModel):
@@ -201,6 +202,7 @@ class KeyframeRecord(BaseModel):
     seed: int
     backend: str
     model_id: str
+    clip_score: float | None = Field(None, description="prompt–image similarity, when a scorer is configured")
 
 
 class SpeechTake(BaseModel):

@@ -12,3 +12,7 @@ class StoryError(UserInputError):
 
 class ProfileError(UserInputError):
     pass
+
+
+class ModelLoadError(UserInputError):
+    """A profile names a model that cannot be loaded (missing path, no network, wrong class)."""

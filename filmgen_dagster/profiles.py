@@ -6,7 +6,7 @@ Backends are imported lazily by kind, so the animatic profile never imports torc
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,14 +21,31 @@ DEFAULT_PROFILE = "animatic"
 
 # kind -> "module:Class" per modality; constructor options come from the profile.
 BACKEND_KINDS: dict[str, dict[str, str]] = {
-    "planner": {"rules": "filmgen_dagster.backends.rules_planner:RuleBasedPlanner"},
-    "image": {"storyboard": "filmgen_dagster.backends.storyboard:StoryboardImage"},
-    "video": {"camera-moves": "filmgen_dagster.backends.camera:CameraMoves"},
-    "speech": {"espeak-ng": "filmgen_dagster.backends.espeak:EspeakSpeech"},
-    "music": {"synth-score": "filmgen_dagster.backends.synth_music:SynthMusic"},
-    "translator": {},
-    "scorer": {},
+    "planner": {
+        "rules": "filmgen_dagster.backends.rules_planner:RuleBasedPlanner",
+        "transformers-chat": "filmgen_dagster.backends.llm_planner:LlmPlanner",
+    },
+    "image": {
+        "storyboard": "filmgen_dagster.backends.storyboard:StoryboardImage",
+        "diffusers-text2image": "filmgen_dagster.backends.diffusers_image:DiffusersImage",
+    },
+    "video": {
+        "camera-moves": "filmgen_dagster.backends.camera:CameraMoves",
+        "diffusers-image2video": "filmgen_dagster.backends.diffusers_video:DiffusersVideo",
+    },
+    "speech": {
+        "espeak-ng": "filmgen_dagster.backends.espeak:EspeakSpeech",
+        "mms-tts": "filmgen_dagster.backends.mms_tts:MmsSpeech",
+    },
+    "music": {
+        "synth-score": "filmgen_dagster.backends.synth_music:SynthMusic",
+        "musicgen": "filmgen_dagster.backends.musicgen:MusicGen",
+    },
+    "translator": {"transformers-seq2seq": "filmgen_dagster.backends.seq2seq_translator:Seq2SeqTranslator"},
+    "scorer": {"clip": "filmgen_dagster.backends.clip_scorer:ClipScorer"},
 }
+# Options that name models: local paths among them must exist before any work starts.
+MODEL_OPTIONS = ("model", "models")
 REQUIRED = ("planner", "image", "video", "speech", "music")
 
 
@@ -56,22 +73,30 @@ class Profile(BaseModel):
     source: str = ""
 
 
-@dataclass(frozen=True)
 class Backends:
-    planner: Any
-    image: Any
-    video: Any
-    speech: Any
-    music: Any
-    translator: Any | None
-    scorer: Any | None
+    """The profile's backends, each built on first use and then kept for the life of the process.
 
-    def describe(self) -> dict[str, str]:
-        return {
-            modality: f"{backend.backend_id} ({backend.model_id})"
-            for modality, backend in vars(self).items()
-            if backend is not None
-        }
+    A worker that renders many shots loads each model once; a process that only plans never loads
+    the video model.
+    """
+
+    def __init__(self, profile: Profile, ref: str) -> None:
+        self.profile, self._ref = profile, ref
+        self._built: dict[str, Any] = {}
+
+    def load(self, modality: str) -> tuple[Any | None, float]:
+        """(backend or None when the profile has none, seconds spent loading it just now)."""
+        if modality in self._built:
+            return self._built[modality], 0.0
+        started = time.perf_counter()
+        spec = self.profile.backends.get(modality)
+        self._built[modality] = _construct(modality, spec, self._ref) if spec else None
+        return self._built[modality], time.perf_counter() - started
+
+    def __getattr__(self, modality: str) -> Any:
+        if modality not in BACKEND_KINDS:
+            raise AttributeError(modality)
+        return self.load(modality)[0]
 
 
 def resolve_profile_path(ref: str) -> Path:
@@ -111,10 +136,32 @@ def load_profile(ref: str) -> Profile:
         if profile.backends.get(modality) is None:
             raise ProfileError(f"profile {ref}: backends.{modality} is missing; name a backend kind for it")
     for modality, spec in profile.backends.items():
-        if spec is not None and spec.kind not in BACKEND_KINDS[modality]:
-            known = ", ".join(BACKEND_KINDS[modality]) or "none available yet"
+        if spec is None:
+            continue
+        if spec.kind not in BACKEND_KINDS[modality]:
+            known = ", ".join(BACKEND_KINDS[modality])
             raise ProfileError(f"profile {ref}: unknown {modality} backend {spec.kind!r}; use {known}")
+        for option in MODEL_OPTIONS:
+            if option in spec.options:
+                setattr(spec, option, _resolve_models(spec.options[option], path.parent, ref, modality))
     return profile
+
+
+def _resolve_models(value: Any, base: Path, ref: str, modality: str) -> Any:
+    """Local model paths (absolute, ~, or ./ ../ relative to the profile) resolved and checked;
+    anything else is a hub id, checked when the model loads."""
+    if isinstance(value, dict):
+        return {key: _resolve_models(v, base, ref, modality) for key, v in value.items()}
+    text = str(value)
+    if not text.startswith(("/", "./", "../", "~")):
+        return text
+    local = (base / Path(text).expanduser()).resolve()
+    if not local.exists():
+        raise ProfileError(
+            f"profile {ref}: {modality} model path {local} does not exist; fix the path or build it "
+            "(e.g. `filmgen tiny-models DIR` for test models)"
+        )
+    return str(local)
 
 
 def _construct(modality: str, spec: BackendSpec, ref: str) -> Any:
@@ -133,10 +180,5 @@ def _construct(modality: str, spec: BackendSpec, ref: str) -> Any:
 
 @cache
 def build_backends(ref: str) -> Backends:
-    """Backends for a profile, built once per process: heavy models stay loaded across shots."""
-    profile = load_profile(ref)
-    built = {
-        modality: _construct(modality, spec, ref) if (spec := profile.backends.get(modality)) else None
-        for modality in BACKEND_KINDS
-    }
-    return Backends(**built)
+    """One Backends per profile per process, so models stay loaded across shots."""
+    return Backends(load_profile(ref), ref)

@@ -9,6 +9,9 @@ from unittest import mock
 
 import pytest
 
+# No model hub is reachable from tests: every model is built locally and loaded from a folder.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 

@@ -30,7 +30,7 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
     prompt = require(media, "shot_prompt", key, ShotPrompt)
     frame_ref = require(media, "keyframe", key, KeyframeRecord).image
     duration_s = require(media, "shot_narration", key, ShotNarrationRecord).final_duration_s
-    video = studio.backends(registration(media, plan.film_key).profile).video
+    video, load_s = studio.backends(registration(media, plan.film_key).profile).load("video")
     n_frames = round(duration_s * plan.fps)
     fade_in, fade_out = shot.number_in_scene == 1, shot.number_in_scene == len(scene.shots)
     inputs = {
@@ -83,6 +83,7 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
             "backend": video.backend_id,
             "model_id": video.model_id,
             "cached": cached,
+            "model_load_s": round(load_s, 3),
             "render_s": round(time.perf_counter() - started, 3),
         }
     )

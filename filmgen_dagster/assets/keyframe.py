@@ -20,7 +20,8 @@ def keyframe(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmS
     key = context.partition_key
     plan = plan_for_shot(media, key)
     prompt = require(media, "shot_prompt", key, ShotPrompt)
-    image_backend = studio.backends(registration(media, plan.film_key).profile).image
+    backends = studio.backends(registration(media, plan.film_key).profile)
+    image_backend, load_s = backends.load("image")
     inputs = {
         "backend": image_backend.backend_id,
         "model": image_backend.model_id,
@@ -39,6 +40,7 @@ def keyframe(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmS
     thumbnail = image.convert("RGB")
     thumbnail.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH))
     thumbnail_bytes = _encode(thumbnail, "JPEG")
+    clip_score = round(backends.scorer.score(image, prompt.prompt), 4) if backends.scorer else None
     record = KeyframeRecord(
         shot_key=key,
         image=image_ref,
@@ -48,10 +50,13 @@ def keyframe(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmS
         seed=prompt.seed,
         backend=image_backend.backend_id,
         model_id=image_backend.model_id,
+        clip_score=clip_score,
     )
     media.write_record("keyframe", key, record)
+    scores = {} if clip_score is None else {"clip_score": clip_score}
     return dg.MaterializeResult(
         metadata={
+            **scores,
             "preview": dg.MetadataValue.md(
                 f"![{key}](data:image/jpeg;base64,{base64.b64encode(thumbnail_bytes).decode()})"
             ),
@@ -62,6 +67,7 @@ def keyframe(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmS
             "backend": image_backend.backend_id,
             "model_id": image_backend.model_id,
             "cached": cached,
+            "model_load_s": round(load_s, 3),
             "render_s": round(time.perf_counter() - started, 3),
         }
     )

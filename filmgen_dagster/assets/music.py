@@ -18,7 +18,7 @@ def music(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStud
     film_key = context.partition_key
     plan = require(media, "scene_plan", film_key, FilmPlan)
     narration = require(media, "narration", film_key, NarrationRecord)
-    composer = studio.backends(registration(media, film_key).profile).music
+    composer, load_s = studio.backends(registration(media, film_key).profile).load("music")
     starts = {entry.shot_key: entry for entry in narration.timeline}
     cues = []
     for scene in plan.scenes:
@@ -66,5 +66,6 @@ def music(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStud
             "backend": composer.backend_id,
             "model_id": composer.model_id,
             "compose_s": round(time.perf_counter() - started, 3),
+            "model_load_s": round(load_s, 3),
         }
     )

@@ -1,6 +1,6 @@
 import dagster as dg
 
-from filmgen_dagster.domain import Story
+from filmgen_dagster.domain import FilmPlan, NarrationLine, Story
 from filmgen_dagster.film_records import registration, require
 from filmgen_dagster.partitions import films
 from filmgen_dagster.resources.media_store import MediaStore
@@ -16,6 +16,7 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     profile_backends = studio.backends(reg.profile)
     output = studio.profile(reg.profile).output
     plan = profile_backends.planner.plan(parsed, film_key, output.fps, output.width, output.height)
+    translated = _translate_missing(plan, profile_backends.translator) if profile_backends.translator else 0
     media.write_record("scene_plan", film_key, plan)
     rows = "\n".join(
         f"| {s.key} | {s.framing.value} | {s.camera.value} | {s.mood.value} | {s.planned_duration_s:.1f} "
@@ -29,6 +30,7 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
             "planned_duration_s": round(plan.planned_duration_s, 2),
             "planner": f"{profile_backends.planner.backend_id} ({profile_backends.planner.model_id})",
             "output": f"{plan.width}x{plan.height} @ {plan.fps} fps",
+            "machine_translated_lines": translated,
             "shot_list": dg.MetadataValue.md(
                 "| shot | framing | camera | mood | s | characters | visual |\n|---|---|---|---|---|---|---|\n"
                 + rows
@@ -36,3 +38,23 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
         }
     )
 
+
+
+def _translate_missing(plan: FilmPlan, translator) -> int:
+    """Fill languages a shot has no text for by translating its English lines (marked as such)."""
+    count = 0
+    for language in plan.languages:
+        if language == "en":
+            continue
+        shots = [s for s in plan.shots if s.narration.get("en") and not s.narration.get(language)]
+        lines = [line for shot in shots for line in shot.narration["en"]]
+        if not lines:
+            continue
+        texts = iter(translator.translate([line.text for line in lines], "en", language))
+        for shot in shots:
+            shot.narration[language] = [
+                NarrationLine(text=next(texts), speaker=line.speaker, machine_translated=True)
+                for line in shot.narration["en"]
+            ]
+        count += len(lines)
+    return count

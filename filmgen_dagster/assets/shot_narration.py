@@ -31,7 +31,7 @@ def shot_narration(context: dg.AssetExecutionContext, media: MediaStore, studio:
     plan = plan_for_shot(media, key)
     shot = plan.shot(key)
     bible = bible_for_shot(media, key)
-    speech = studio.backends(registration(media, plan.film_key).profile).speech
+    speech, load_s = studio.backends(registration(media, plan.film_key).profile).load("speech")
     started = time.perf_counter()
     takes: dict[str, SpeechTake] = {}
     for language in plan.languages:
@@ -71,6 +71,7 @@ def shot_narration(context: dg.AssetExecutionContext, media: MediaStore, studio:
         "backend": speech.backend_id,
         "model_id": speech.model_id,
         "synthesis_s": round(time.perf_counter() - started, 3),
+        "model_load_s": round(load_s, 3),
     }
     for language, take in takes.items():
         metadata[f"{language}_duration_s"] = take.duration_s

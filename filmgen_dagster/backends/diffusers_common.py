@@ -1,0 +1,77 @@
+"""Loading a diffusers pipeline the way a profile describes it: class, revision, dtype, device, memory."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+
+from filmgen_dagster.backends.torch_common import load_model, resolve_device, resolve_dtype
+from filmgen_dagster.errors import ProfileError
+
+
+def model_id(model: str, revision: str | None) -> str:
+    return f"{model}@{revision}" if revision else model
+
+
+def pipeline_class(name: str, auto: str) -> Any:
+    import diffusers
+
+    cls = getattr(diffusers, auto if name == "auto" else name, None)
+    if cls is None or not hasattr(cls, "from_pretrained"):
+        raise ProfileError(f"pipeline {name!r} is not a diffusers pipeline class (diffusers {diffusers.__version__})")
+    return cls
+
+
+def load_pipeline(
+    modality: str,
+    *,
+    model: str,
+    revision: str | None,
+    pipeline: str,
+    auto: str,
+    torch_dtype: str,
+    device: str,
+    enable_model_cpu_offload: bool,
+    vae_tiling: bool,
+    vae_slicing: bool,
+    attention_slicing: bool,
+) -> tuple[Any, torch.device]:
+    """The pipeline, ready to call, and the device its inputs should be on."""
+    cls = pipeline_class(pipeline, auto)
+    target = resolve_device(device)
+    dtype = resolve_dtype(torch_dtype, target)
+    pipe = load_model(
+        modality, model, lambda: cls.from_pretrained(model, revision=revision, dtype=dtype)
+    )
+    try:
+        # Tiling and slicing live on the VAE (the pipeline-level shortcuts are deprecated or gone).
+        if vae_tiling:
+            pipe.vae.enable_tiling()
+        if vae_slicing:
+            pipe.vae.enable_slicing()
+        if attention_slicing:
+            pipe.enable_attention_slicing()
+    except (AttributeError, NotImplementedError) as exc:
+        raise ProfileError(f"{modality} model {model!r}: a memory option is not supported ({exc})") from None
+    if enable_model_cpu_offload:
+        # Offload keeps weights on the CPU and moves each sub-model to the device only while it runs.
+        pipe.enable_model_cpu_offload(device=target)
+    else:
+        pipe.to(target)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe, target
+
+
+def call_parameters(pipe: Any) -> set[str]:
+    """Names ``pipe.__call__`` accepts, so optional arguments go only to pipelines that take them."""
+    return set(inspect.signature(pipe.__call__).parameters)
+
+
+def generation_size(pipe: Any, width: int, height: int) -> tuple[int, int]:
+    """Round down to what the pipeline accepts: twice the VAE's spatial factor covers the latent
+    patchify step of DiT pipelines (Flux, SD3, Wan) and the first UNet downsample."""
+    factor = getattr(pipe, "vae_scale_factor_spatial", None) or getattr(pipe, "vae_scale_factor", 8)
+    multiple = max(8, 2 * int(factor))
+    return max(multiple, width // multiple * multiple), max(multiple, height // multiple * multiple)

@@ -1,0 +1,162 @@
+"""VideoBackend running any diffusers image-to-video pipeline (SVD, Wan, LTX-Video, CogVideoX, ...).
+
+A model makes a few seconds per call at its own frame rate. A shot longer than that is made in
+chunks, each conditioned on the last frame of the one before, then retimed to the film's frame rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from filmgen_dagster.backends.diffusers_common import call_parameters, generation_size, load_pipeline, model_id
+from filmgen_dagster.backends.torch_common import seeded_generator
+from filmgen_dagster.domain import ShotPrompt
+from filmgen_dagster.errors import ProfileError
+
+
+class DiffusersVideo:
+    backend_id = "diffusers-image2video"
+
+    def __init__(
+        self,
+        model: str,
+        revision: str | None = None,
+        pipeline: str = "auto",
+        torch_dtype: str = "auto",
+        device: str = "auto",
+        num_inference_steps: int = 25,
+        guidance_scale: float | None = None,
+        model_fps: int = 7,
+        max_frames: int = 25,
+        width: int | None = None,
+        height: int | None = None,
+        motion_bucket_id: int | None = None,
+        decode_chunk_size: int | None = None,
+        enable_model_cpu_offload: bool = False,
+        vae_tiling: bool = False,
+        vae_slicing: bool = False,
+        attention_slicing: bool = False,
+    ) -> None:
+        if max_frames < 2 or model_fps < 1:
+            raise ProfileError(f"video model needs max_frames >= 2 and model_fps >= 1, got {max_frames}, {model_fps}")
+        self.model_id = model_id(model, revision)
+        self.num_inference_steps = num_inference_steps
+        self.model_fps = model_fps
+        self.max_frames = max_frames
+        self.size = (width, height)
+        self.pipe, _ = load_pipeline(
+            "video",
+            model=model,
+            revision=revision,
+            pipeline=pipeline,
+            auto="DiffusionPipeline",
+            torch_dtype=torch_dtype,
+            device=device,
+            enable_model_cpu_offload=enable_model_cpu_offload,
+            vae_tiling=vae_tiling,
+            vae_slicing=vae_slicing,
+            attention_slicing=attention_slicing,
+        )
+        accepts = call_parameters(self.pipe)
+        # Passed only where the pipeline takes them: SVD has fps/motion_bucket_id/decode_chunk_size
+        # and no text prompt, LTX has frame_rate, Wan/CogVideoX take a prompt.
+        self.extra = {
+            k: v
+            for k, v in {
+                "guidance_scale": guidance_scale,
+                "fps": model_fps,
+                "frame_rate": model_fps,
+                "motion_bucket_id": motion_bucket_id,
+                "decode_chunk_size": decode_chunk_size,
+            }.items()
+            if v is not None and k in accepts
+        }
+        self.takes_prompt = {"prompt", "negative_prompt"} & accepts
+
+    def frames(
+        self, keyframe: Image.Image, prompt: ShotPrompt, n_frames: int, fps: int
+    ) -> Iterator[np.ndarray]:
+        if n_frames < 0:
+            raise ValueError(f"n_frames must be >= 0, got {n_frames}")
+        if n_frames == 0:
+            return
+        size = keyframe.size
+        gen_size = generation_size(self.pipe, self.size[0] or size[0], self.size[1] or size[1])
+        first = keyframe.convert("RGB").resize(gen_size, Image.Resampling.LANCZOS)
+        needed = max(2, math.ceil(n_frames / fps * self.model_fps))
+        clip = [
+            np.asarray(Image.fromarray(f).resize(size, Image.Resampling.LANCZOS))
+            for f in self._generate(first, prompt, needed)
+        ]
+        yield from _retime(clip, n_frames)
+
+    def _generate(self, first: Image.Image, prompt: ShotPrompt, needed: int) -> list[np.ndarray]:
+        frames: list[np.ndarray] = []
+        condition = first
+        chunk = 0
+        while len(frames) < needed:
+            # Every chunk after the first starts on (a re-creation of) its conditioning frame.
+            overlap = 1 if frames else 0
+            video = self._call(condition, prompt, self._frame_count(needed - len(frames) + overlap), chunk)
+            if len(video) <= overlap:
+                raise RuntimeError(f"video model returned {len(video)} frames for a chunk of shot {prompt.shot_key}")
+            frames.extend(video[overlap:])
+            condition = Image.fromarray(frames[-1])
+            chunk += 1
+        return frames[:needed]
+
+    def _frame_count(self, wanted: int) -> int:
+        # Causal video VAEs (Wan, LTX, CogVideoX) take 1 + k * temporal-factor frames; SVD any count.
+        step = getattr(self.pipe, "vae_scale_factor_temporal", 1) or 1
+        k = min(math.ceil((max(wanted, 2) - 1) / step), max((self.max_frames - 1) // step, 1))
+        return 1 + k * step
+
+    def _call(self, image: Image.Image, prompt: ShotPrompt, num_frames: int, chunk: int) -> list[np.ndarray]:
+        texts = {"prompt": prompt.prompt, "negative_prompt": prompt.negative_prompt}
+        video = self.pipe(
+            image=image,
+            num_frames=num_frames,
+            width=image.width,
+            height=image.height,
+            num_inference_steps=self.num_inference_steps,
+            generator=seeded_generator(prompt.seed + chunk),
+            output_type="np",
+            **{k: texts[k] for k in self.takes_prompt},
+            **self.extra,
+        ).frames[0]
+        return [_to_uint8(frame) for frame in video]
+
+
+def _to_uint8(frame: Any) -> np.ndarray:
+    array = np.asarray(frame)
+    if array.dtype != np.uint8:
+        array = (np.clip(array, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    return array[..., :3]
+
+
+def _retime(clip: list[np.ndarray], n_frames: int) -> Iterator[np.ndarray]:
+    """Spread the model's frames over the shot, first on first and last on last.
+
+    A film frame between two model frames is their linear blend: at 7 -> 24 fps, repeating the
+    nearest frame shows a visible 7 fps stutter, while a crossfade (what editors do when conforming
+    frame rates) reads as continuous motion; consecutive diffusion frames differ little, so ghosting
+    stays faint. Stretching to the shot's ends (instead of exact model timestamps) is off by less than
+    one model frame and never shows a frame past the last generated one.
+    """
+    last = len(clip) - 1
+    for i in range(n_frames):
+        position = i * last / max(n_frames - 1, 1)
+        lo = min(int(position), last - 1)
+        t = position - lo
+        if t < 1e-6:
+            yield clip[lo]
+        elif t > 1 - 1e-6:
+            yield clip[lo + 1]
+        else:
+            blend = clip[lo].astype(np.float32) * (1.0 - t) + clip[lo + 1].astype(np.float32) * t
+            yield blend.round().astype(np.uint8)
