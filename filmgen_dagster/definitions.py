@@ -19,6 +19,7 @@ def build_definitions() -> dg.Definitions:
         assets=dg.load_assets_from_package_module(assets),
         jobs=[film_setup_job, shot_job, film_assembly_job],
         sensors=[shot_partitions_sensor, film_assembly_sensor],
+        executor=dg.in_process_executor,
         resources={
             "media": MediaStore(root=str(media_root())),
             "studio": FilmStudio(default_profile=os.environ.get("FILMGEN_PROFILE", DEFAULT_PROFILE)),

@@ -1,4 +1,10 @@
-"""The three stages a film renders in: set-up (per film), shots (per shot), assembly (per film)."""
+"""The three stages a film renders in: set-up (per film), shots (per shot), assembly (per film).
+
+Each run executes in one process: steps are short and sequential within a partition, a
+process per step would cost more in start-up than the work, and models load once per run.
+"""
+
+from __future__ import annotations
 
 import dagster as dg
 
@@ -8,10 +14,16 @@ FILM_SETUP_ASSETS = ("story", "scene_plan", "style_bible")
 SHOT_ASSETS = ("shot_prompt", "keyframe", "shot_narration", "clip")
 FILM_ASSEMBLY_ASSETS = ("narration", "subtitles", "music", "final_cut", "film_report")
 
-film_setup_job = dg.define_asset_job(
-    "film_setup_job", selection=dg.AssetSelection.assets(*FILM_SETUP_ASSETS), partitions_def=films
-)
-shot_job = dg.define_asset_job("shot_job", selection=dg.AssetSelection.assets(*SHOT_ASSETS), partitions_def=shots)
-film_assembly_job = dg.define_asset_job(
-    "film_assembly_job", selection=dg.AssetSelection.assets(*FILM_ASSEMBLY_ASSETS), partitions_def=films
-)
+
+def _stage_job(name: str, assets: tuple[str, ...], partitions_def: dg.PartitionsDefinition):
+    return dg.define_asset_job(
+        name,
+        selection=dg.AssetSelection.assets(*assets),
+        partitions_def=partitions_def,
+        executor_def=dg.in_process_executor,
+    )
+
+
+film_setup_job = _stage_job("film_setup_job", FILM_SETUP_ASSETS, films)
+shot_job = _stage_job("shot_job", SHOT_ASSETS, shots)
+film_assembly_job = _stage_job("film_assembly_job", FILM_ASSEMBLY_ASSETS, films)

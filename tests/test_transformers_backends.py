@@ -87,7 +87,10 @@ def test_music_is_exactly_as_long_as_asked_and_stitches_long_cues(models: Path) 
 
 def test_translator_returns_one_string_per_line(models: Path) -> None:
     translator = Seq2SeqTranslator(
-        model=str(models / "translator"), device="cpu", max_new_tokens=8, language_codes={"en": "__en__", "hi": "__hi__"}
+        model=str(models / "translator"),
+        device="cpu",
+        max_new_tokens=8,
+        language_codes={"en": "__en__", "hi": "__hi__"},
     )
     texts = ["Two more plates and we can close.", "", "Then stay for one more."]
     out = translator.translate(texts, "en", "hi")
@@ -149,16 +152,28 @@ def test_plan_reply_is_extracted_from_prose_and_validated() -> None:
         parse_plan_reply(json.dumps({"scenes": [{"mood": "calm", "shots": [_shot()]}] * 2}), 1)
 
 
-def test_llm_plan_becomes_a_film_plan_with_keys_and_clamped_durations(models: Path) -> None:
+def test_llm_planner_reprompts_with_the_error_then_converts_the_plan(
+    models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     story = load_story(EXAMPLES / "night-market.fountain", ["en", "hi"])
     planner = LlmPlanner(model=str(models / "planner"), device="cpu")
     scenes = [{"mood": "calm", "shots": [_shot(), _shot(duration_s=0.5, source_line=999)]} for _ in story.scenes]
-    draft = parse_plan_reply(json.dumps({"scenes": scenes}), len(story.scenes))
-    plan = planner._film_plan(draft, story, "night-market", 12, 320, 180)
+    replies = iter(["Sure! {not json", json.dumps({"scenes": scenes})])
+    prompts: list[list[dict[str, str]]] = []
+
+    def fake_generate(messages: list[dict[str, str]]) -> tuple[str, bool]:
+        prompts.append(messages)
+        return next(replies), False
+
+    monkeypatch.setattr(planner, "_generate", fake_generate)
+    plan = planner.plan(story, "night-market", 12, 320, 180)
+    assert "JSON is invalid" in prompts[1][-1]["content"] and prompts[1][-2]["content"] == "Sure! {not json"
+    assert plan.planner == "transformers-chat" and planner.last_fallback_reason is None
     assert [s.key for s in plan.scenes[1].shots] == ["night-market__s02-01", "night-market__s02-02"]
     assert [s.planned_duration_s for s in plan.shots[:2]] == [10.0, 2.0]
+    # A line number outside the scene falls back to the scene's first line.
     assert plan.shots[1].source_line == story.scenes[0].blocks[0].line
-    assert plan.planner == "transformers-chat"
+    assert plan.shots[0].narration["en"][0].speaker == "PRIYA"
 
 
 def test_missing_model_folder_is_one_clear_line(tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ from filmgen_dagster.backends.torch_common import load_model, resolve_device, re
 class ClipScorer:
     backend_id = "clip"
 
-    def __init__(self, model: str, revision: str | None = None, torch_dtype: str = "auto", device: str = "auto") -> None:
+    def __init__(
+        self, model: str, revision: str | None = None, torch_dtype: str = "auto", device: str = "auto"
+    ) -> None:
         self.model_id = f"{model}@{revision}" if revision else model
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(torch_dtype, self.device)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
-
-import torch
 
 from filmgen_dagster.backends.torch_common import load_model, resolve_device, resolve_dtype
 from filmgen_dagster.errors import ProfileError
@@ -20,7 +19,9 @@ def pipeline_class(name: str, auto: str) -> Any:
 
     cls = getattr(diffusers, auto if name == "auto" else name, None)
     if cls is None or not hasattr(cls, "from_pretrained"):
-        raise ProfileError(f"pipeline {name!r} is not a diffusers pipeline class (diffusers {diffusers.__version__})")
+        raise ProfileError(
+            f"pipeline {name!r} is not a diffusers pipeline class (diffusers {diffusers.__version__})"
+        )
     return cls
 
 
@@ -37,14 +38,16 @@ def load_pipeline(
     vae_tiling: bool,
     vae_slicing: bool,
     attention_slicing: bool,
-) -> tuple[Any, torch.device]:
-    """The pipeline, ready to call, and the device its inputs should be on."""
+    prepare: Callable[[Any], None] | None = None,
+) -> Any:
+    """The pipeline, ready to call. ``prepare`` runs before memory options and placement: an adapter
+    loaded after ``enable_model_cpu_offload`` would be missed by its hooks."""
     cls = pipeline_class(pipeline, auto)
     target = resolve_device(device)
     dtype = resolve_dtype(torch_dtype, target)
-    pipe = load_model(
-        modality, model, lambda: cls.from_pretrained(model, revision=revision, dtype=dtype)
-    )
+    pipe = load_model(modality, model, lambda: cls.from_pretrained(model, revision=revision, dtype=dtype))
+    if prepare:
+        prepare(pipe)
     try:
         # Tiling and slicing live on the VAE (the pipeline-level shortcuts are deprecated or gone).
         if vae_tiling:
@@ -61,7 +64,7 @@ def load_pipeline(
     else:
         pipe.to(target)
     pipe.set_progress_bar_config(disable=True)
-    return pipe, target
+    return pipe
 
 
 def call_parameters(pipe: Any) -> set[str]:
@@ -70,8 +73,13 @@ def call_parameters(pipe: Any) -> set[str]:
 
 
 def generation_size(pipe: Any, width: int, height: int) -> tuple[int, int]:
-    """Round down to what the pipeline accepts: twice the VAE's spatial factor covers the latent
-    patchify step of DiT pipelines (Flux, SD3, Wan) and the first UNet downsample."""
-    factor = getattr(pipe, "vae_scale_factor_spatial", None) or getattr(pipe, "vae_scale_factor", 8)
-    multiple = max(8, 2 * int(factor))
+    """Round down to a size the pipeline accepts. Most need twice the VAE's spatial factor (a UNet's
+    first downsample, or the 2x2 latent patches of Flux, SD3, Wan, CogVideoX); LTX-Video patches
+    1x1 on a 32x VAE and names its factor differently."""
+    if hasattr(pipe, "vae_spatial_compression_ratio"):
+        multiple = int(pipe.vae_spatial_compression_ratio)
+    else:
+        factor = getattr(pipe, "vae_scale_factor_spatial", None) or getattr(pipe, "vae_scale_factor", 8)
+        multiple = 2 * int(factor)
+    multiple = max(8, multiple)
     return max(multiple, width // multiple * multiple), max(multiple, height // multiple * multiple)

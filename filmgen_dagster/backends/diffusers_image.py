@@ -5,12 +5,18 @@ The pipeline is loaded once per backend instance; each keyframe is one seeded ca
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from filmgen_dagster.backends.diffusers_common import call_parameters, generation_size, load_pipeline, model_id
+from filmgen_dagster.backends.diffusers_common import (
+    call_parameters,
+    generation_size,
+    load_pipeline,
+    model_id,
+)
 from filmgen_dagster.backends.torch_common import load_model, seeded_generator
 from filmgen_dagster.domain import ShotPrompt
 from filmgen_dagster.errors import ProfileError
@@ -41,7 +47,12 @@ class DiffusersImage:
         self.num_inference_steps = num_inference_steps
         self.guidance_scale = guidance_scale
         self.size = (width, height)
-        self.pipe, _ = load_pipeline(
+        # References are read first so a wrong path fails before minutes of model loading.
+        self.references = {
+            name: _reference_image(name, path) for name, path in (character_images or {}).items()
+        }
+        self.ip_scale = float(ip_adapter.get("scale", 0.6)) if ip_adapter else None
+        self.pipe = load_pipeline(
             "image",
             model=model,
             revision=revision,
@@ -53,30 +64,9 @@ class DiffusersImage:
             vae_tiling=vae_tiling,
             vae_slicing=vae_slicing,
             attention_slicing=attention_slicing,
+            prepare=partial(_load_ip_adapter, ip_adapter) if ip_adapter else None,
         )
         self.accepts = call_parameters(self.pipe)
-        self.ip_scale = self._load_ip_adapter(model, ip_adapter) if ip_adapter else None
-        self.references = {
-            name: _reference_image(name, path) for name, path in (character_images or {}).items()
-        }
-
-    def _load_ip_adapter(self, model: str, config: dict[str, Any]) -> float:
-        if not hasattr(self.pipe, "load_ip_adapter") or "ip_adapter_image" not in self.accepts:
-            raise ProfileError(f"image pipeline {type(self.pipe).__name__} does not support IP-Adapter")
-        options = dict(config)
-        scale = float(options.pop("scale", 0.6))
-        try:
-            repo = options.pop("repo")
-            subfolder = options.pop("subfolder", "models")
-            weight_name = options.pop("weight_name")
-        except KeyError as exc:
-            raise ProfileError(f"ip_adapter needs a {exc.args[0]!r} entry") from None
-        load_model(
-            "IP-Adapter",
-            repo,
-            lambda: self.pipe.load_ip_adapter(repo, subfolder=subfolder, weight_name=weight_name, **options),
-        )
-        return scale
 
     def render_keyframe(self, prompt: ShotPrompt, width: int, height: int) -> Image.Image:
         gen_w, gen_h = generation_size(self.pipe, self.size[0] or width, self.size[1] or height)
@@ -97,11 +87,31 @@ class DiffusersImage:
         return image
 
     def _ip_adapter_image(self, prompt: ShotPrompt) -> Image.Image:
-        reference = next((self.references[c.name] for c in prompt.characters if c.name in self.references), None)
+        reference = next(
+            (self.references[c.name] for c in prompt.characters if c.name in self.references), None
+        )
         # A loaded IP-Adapter demands an image on every call; a shot without a reference gets a
         # neutral one at scale 0, which leaves the text-only result untouched.
         self.pipe.set_ip_adapter_scale(self.ip_scale if reference else 0.0)
         return reference or Image.new("RGB", (224, 224), (127, 127, 127))
+
+
+def _load_ip_adapter(config: dict[str, Any], pipe: Any) -> None:
+    """``config``: repo, weight_name, optional subfolder (default "models") and image_encoder_folder."""
+    if not hasattr(pipe, "load_ip_adapter") or "ip_adapter_image" not in call_parameters(pipe):
+        raise ProfileError(f"image pipeline {type(pipe).__name__} does not support IP-Adapter")
+    options = {k: v for k, v in config.items() if k != "scale"}
+    try:
+        repo = options.pop("repo")
+        subfolder = options.pop("subfolder", "models")
+        weight_name = options.pop("weight_name")
+    except KeyError as exc:
+        raise ProfileError(f"ip_adapter needs a {exc.args[0]!r} entry") from None
+    load_model(
+        "IP-Adapter",
+        repo,
+        lambda: pipe.load_ip_adapter(repo, subfolder=subfolder, weight_name=weight_name, **options),
+    )
 
 
 def _reference_image(name: str, path: str) -> Image.Image:

@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from filmgen_dagster.backends.diffusers_common import call_parameters, generation_size, load_pipeline, model_id
+from filmgen_dagster.backends.diffusers_common import (
+    call_parameters,
+    generation_size,
+    load_pipeline,
+    model_id,
+)
 from filmgen_dagster.backends.torch_common import seeded_generator
 from filmgen_dagster.domain import ShotPrompt
 from filmgen_dagster.errors import ProfileError
@@ -43,13 +48,15 @@ class DiffusersVideo:
         attention_slicing: bool = False,
     ) -> None:
         if max_frames < 2 or model_fps < 1:
-            raise ProfileError(f"video model needs max_frames >= 2 and model_fps >= 1, got {max_frames}, {model_fps}")
+            raise ProfileError(
+                f"video model needs max_frames >= 2 and model_fps >= 1, got {max_frames} and {model_fps}"
+            )
         self.model_id = model_id(model, revision)
         self.num_inference_steps = num_inference_steps
         self.model_fps = model_fps
         self.max_frames = max_frames
         self.size = (width, height)
-        self.pipe, _ = load_pipeline(
+        self.pipe = load_pipeline(
             "video",
             model=model,
             revision=revision,
@@ -104,7 +111,9 @@ class DiffusersVideo:
             overlap = 1 if frames else 0
             video = self._call(condition, prompt, self._frame_count(needed - len(frames) + overlap), chunk)
             if len(video) <= overlap:
-                raise RuntimeError(f"video model returned {len(video)} frames for a chunk of shot {prompt.shot_key}")
+                raise RuntimeError(
+                    f"video model returned {len(video)} frames for a chunk of shot {prompt.shot_key}"
+                )
             frames.extend(video[overlap:])
             condition = Image.fromarray(frames[-1])
             chunk += 1
@@ -112,7 +121,11 @@ class DiffusersVideo:
 
     def _frame_count(self, wanted: int) -> int:
         # Causal video VAEs (Wan, LTX, CogVideoX) take 1 + k * temporal-factor frames; SVD any count.
-        step = getattr(self.pipe, "vae_scale_factor_temporal", 1) or 1
+        step = (
+            getattr(self.pipe, "vae_scale_factor_temporal", None)
+            or getattr(self.pipe, "vae_temporal_compression_ratio", None)
+            or 1
+        )
         k = min(math.ceil((max(wanted, 2) - 1) / step), max((self.max_frames - 1) // step, 1))
         return 1 + k * step
 

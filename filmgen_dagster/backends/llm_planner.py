@@ -31,11 +31,16 @@ from filmgen_dagster.keys import shot_key
 _REASON_CHARS = 240
 
 
+class LlmLine(BaseModel):
+    text: str
+    speaker: str | None = Field(default=None, description="who speaks a dialogue line; null for narration")
+
+
 class LlmShot(BaseModel):
     visual: str = Field(description="what the camera sees, one or two sentences")
-    narration: dict[LanguageCode, list[NarrationLine]] = Field(
+    narration: dict[LanguageCode, list[LlmLine]] = Field(
         default_factory=dict,
-        description="language code -> lines spoken over this shot, copied from the story (speaker for dialogue)",
+        description="language code -> lines spoken over this shot, copied from the story",
     )
     duration_s: float = Field(description=f"seconds on screen, {MIN_SHOT_S:g} to {MAX_SHOT_S:g}")
     characters: list[str] = Field(default_factory=list, description="characters visible in the shot")
@@ -80,7 +85,7 @@ def parse_plan_reply(reply: str, scene_count: int) -> LlmPlan:
 def story_prompt(story: Story) -> str:
     """The story as the model reads it: numbered scenes, each block with its source line number."""
     out = [f"Title: {story.title}", f"Style: {story.style}", f"Narration languages: {', '.join(story.languages)}"]
-    out += [f"Character {name}: {description}" for name, description in story.characters.items()]
+    out += [f"Character: {name}" + (f", {about}" if about else "") for name, about in story.characters.items()]
     for number, scene in enumerate(story.scenes, start=1):
         out.append(f"\nScene {number}: {scene.heading}")
         for block in scene.blocks:
@@ -119,7 +124,7 @@ class LlmPlanner:
             {"role": "system", "content": self._system_prompt(story)},
             {"role": "user", "content": story_prompt(story)},
         ]
-        messages = base
+        messages, error = base, ""
         for _ in range(self.max_tries):
             reply, cut = self._generate(messages)
             try:
@@ -130,12 +135,16 @@ class LlmPlanner:
                 messages = [
                     *base,
                     {"role": "assistant", "content": reply},
-                    {"role": "user", "content": f"That is not a valid plan: {error}. Reply with the corrected JSON object only."},
+                    {
+                        "role": "user",
+                        "content": f"That is not a valid plan: {error}. Reply with the corrected JSON object only.",
+                    },
                 ]
                 continue
             self.last_fallback_reason = None
             return self._film_plan(draft, story, film_key, fps, width, height)
-        reason = f"no valid plan in {self.max_tries} tries, last: {error}"[:_REASON_CHARS]
+        # One line, whatever the error said: it becomes part of FilmPlan.planner.
+        reason = " ".join(f"no valid plan in {self.max_tries} tries, last: {error}".split())[:_REASON_CHARS]
         self.last_fallback_reason = reason
         plan = RuleBasedPlanner().plan(story, film_key, fps, width, height)
         return plan.model_copy(update={"planner": f"{self.backend_id} → {plan.planner} (fallback: {reason})"})
@@ -180,7 +189,11 @@ class LlmPlanner:
                     scene_number=number,
                     number_in_scene=index,
                     visual=shot.visual,
-                    narration={lang: text for lang, text in shot.narration.items() if lang in story.languages and text},
+                    narration={
+                        lang: [NarrationLine(text=line.text, speaker=line.speaker) for line in lines]
+                        for lang, lines in shot.narration.items()
+                        if lang in story.languages and lines
+                    },
                     planned_duration_s=round(min(MAX_SHOT_S, max(MIN_SHOT_S, shot.duration_s)), 2),
                     characters=shot.characters,
                     framing=shot.framing,

@@ -68,6 +68,10 @@ class MmsSpeech:
             return np.zeros(0, np.float32)
         tokenizer, model = self._voices[language]
         inputs = tokenizer(text, return_tensors="pt").to(self.device)
+        if inputs["input_ids"].shape[-1] == 0:
+            # The tokenizer drops characters outside the model's alphabet (e.g. Latin text for a Hindi
+            # voice): nothing is left to say.
+            return np.zeros(0, np.float32)
         # VITS samples noise for durations and prosody; a seed from the text makes every re-render identical,
         # and fork_rng keeps that seed from leaking into other stages of the same process.
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):

@@ -31,7 +31,9 @@ class Seq2SeqTranslator:
         self.model_id = f"{model}@{revision}" if revision else model
         self.device = resolve_device(device)
         dtype = resolve_dtype(torch_dtype, self.device)
-        self.tokenizer = load_model("translator", model, lambda: AutoTokenizer.from_pretrained(model, revision=revision))
+        self.tokenizer = load_model(
+            "translator", model, lambda: AutoTokenizer.from_pretrained(model, revision=revision)
+        )
         self.model = load_model(
             "translator", model, lambda: AutoModelForSeq2SeqLM.from_pretrained(model, revision=revision, dtype=dtype)
         ).to(self.device).eval()
@@ -63,7 +65,9 @@ class Seq2SeqTranslator:
                 [texts[i] for i in batch], return_tensors="pt", padding=True, truncation=True
             ).to(self.device)
             with torch.inference_mode():
-                ids = self.model.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=self.max_new_tokens, **kwargs)
+                ids = self.model.generate(
+                    **inputs, do_sample=False, num_beams=1, max_new_tokens=self.max_new_tokens, **kwargs
+                )
             for i, text in zip(batch, self.tokenizer.batch_decode(ids, skip_special_tokens=True)):
                 out[i] = text.strip()
         return out

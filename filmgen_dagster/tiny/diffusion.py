@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
+if TYPE_CHECKING:
+    from transformers import CLIPTokenizer
 
-def _write_tokenizer(path: Path):
+
+def _write_tokenizer(path: Path) -> tuple[CLIPTokenizer, int]:
     """Printable ASCII plus a few merges; anything else becomes the unknown token (fine for noise).
 
     CLIPTokenizer(vocab_file=...) silently yields a 2-token vocab in transformers 5, so the files
@@ -31,8 +35,13 @@ def _write_tokenizer(path: Path):
     return tokenizer, len(vocab)
 
 
+# The tiny text-to-image UNet's channel widths; the tiny IP-Adapter must match them.
+_SD_CHANNELS = (8, 16)
+_SD_CROSS_ATTENTION_DIM = 16
+
+
 def build_tiny_text2image(path: Path) -> None:
-    """A StableDiffusionPipeline of ~0.3 M parameters: 4 latent channels, VAE scale factor 2."""
+    """A StableDiffusionPipeline of ~0.12 M parameters (564 KB): 4 latent channels, VAE scale factor 2."""
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
@@ -41,11 +50,11 @@ def build_tiny_text2image(path: Path) -> None:
     tokenizer, vocab_size = _write_tokenizer(path / "tokenizer")
     unet = UNet2DConditionModel(
         sample_size=32,
-        block_out_channels=(8, 16),
+        block_out_channels=_SD_CHANNELS,
         layers_per_block=1,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=16,
+        cross_attention_dim=_SD_CROSS_ATTENTION_DIM,
         attention_head_dim=4,
         norm_num_groups=4,
     )
@@ -60,7 +69,7 @@ def build_tiny_text2image(path: Path) -> None:
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=vocab_size,
-            hidden_size=16,
+            hidden_size=_SD_CROSS_ATTENTION_DIM,
             intermediate_size=32,
             num_hidden_layers=2,
             num_attention_heads=2,
@@ -83,8 +92,44 @@ def build_tiny_text2image(path: Path) -> None:
     pipe.save_pretrained(path)
 
 
+def build_tiny_ip_adapter(path: Path) -> None:
+    """An IP-Adapter for ``build_tiny_text2image``, laid out like h94/IP-Adapter: ``models/`` holds
+    ``ip-adapter.safetensors`` and ``image_encoder/``. Load with subfolder="models",
+    weight_name="ip-adapter.safetensors"."""
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    models = Path(path) / "models"
+    torch.manual_seed(0)
+    embed_dim, tokens, hidden = 16, 4, _SD_CHANNELS[-1]
+    CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            image_size=32,
+            patch_size=8,
+            hidden_size=16,
+            projection_dim=embed_dim,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+        )
+    ).save_pretrained(models / "image_encoder")
+    weights = {
+        "image_proj.proj.weight": torch.randn(_SD_CROSS_ATTENTION_DIM * tokens, embed_dim) * 0.1,
+        "image_proj.proj.bias": torch.zeros(_SD_CROSS_ATTENTION_DIM * tokens),
+        "image_proj.norm.weight": torch.ones(_SD_CROSS_ATTENTION_DIM),
+        "image_proj.norm.bias": torch.zeros(_SD_CROSS_ATTENTION_DIM),
+    }
+    # Keys 1, 3, 5, ... number the UNet's cross-attention layers (down, up, mid: 4 in the tiny UNet),
+    # all at the coarse level's width.
+    for key in range(1, 8, 2):
+        for name in ("to_k_ip", "to_v_ip"):
+            weights[f"ip_adapter.{key}.{name}.weight"] = torch.randn(hidden, _SD_CROSS_ATTENTION_DIM) * 0.1
+    save_file(weights, models / "ip-adapter.safetensors")
+
+
 def build_tiny_image2video(path: Path) -> None:
-    """A StableVideoDiffusionPipeline: spatio-temporal UNet, temporal-decoder VAE, CLIP image encoder."""
+    """A StableVideoDiffusionPipeline of ~1 M parameters (4 MB): spatio-temporal UNet, temporal-decoder
+    VAE, CLIP image encoder, and the image processor the pipeline needs to load offline."""
     from diffusers import (
         AutoencoderKLTemporalDecoder,
         EulerDiscreteScheduler,
@@ -95,9 +140,9 @@ def build_tiny_image2video(path: Path) -> None:
 
     path = Path(path)
     torch.manual_seed(0)
-    # The UNet's and VAE's output norms use 32 groups, so channel counts are multiples of 32. in_channels is the noisy
-    # latent plus the conditioning image latent (4 + 4); the added time ids are fps, motion bucket
-    # and noise strength, each embedded to addition_time_embed_dim.
+    # The UNet's and VAE's output norms use 32 groups, so channel counts are multiples of 32.
+    # in_channels is the noisy latent plus the conditioning image latent (4 + 4); the added time ids
+    # are fps, motion bucket and noise strength, each embedded to addition_time_embed_dim.
     unet = UNetSpatioTemporalConditionModel(
         sample_size=32,
         in_channels=8,
@@ -131,6 +176,7 @@ def build_tiny_image2video(path: Path) -> None:
             num_attention_heads=4,
         )
     )
+    # The scheduler settings of the released SVD checkpoints (v-prediction, continuous Karras sigmas).
     scheduler = EulerDiscreteScheduler(
         beta_schedule="scaled_linear",
         beta_start=0.00085,

@@ -47,7 +47,10 @@ def build_tiny_vits(path: Path, language: str) -> Path:
     # Index 0 doubles as the blank VITS inserts between characters, as in the MMS vocabularies.
     vocab = {token: i for i, token in enumerate(["<pad>", " ", *letters, "<unk>"])}
     (path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    VitsTokenizer(str(path / "vocab.json"), add_blank=True, normalize=True, phonemize=False, is_uroman=False).save_pretrained(path)
+    tokenizer = VitsTokenizer(
+        str(path / "vocab.json"), add_blank=True, normalize=True, phonemize=False, is_uroman=False
+    )
+    tokenizer.save_pretrained(path)
     torch.manual_seed(_SEED)
     config = VitsConfig(
         vocab_size=len(vocab),
