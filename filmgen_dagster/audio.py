@@ -6,27 +6,32 @@ Everything is mono float32 in [-1, 1] at ``SAMPLE_RATE`` so stages can add array
 from __future__ import annotations
 
 from math import gcd
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter, resample_poly
 
-from filmgen_dagster.backends.base import SAMPLE_RATE
+from filmgen_dagster.backends.base import SAMPLE_RATE, MusicCue
 
 _FLOOR_DBFS = -120.0  # what silence (or an empty array) measures, instead of -inf
 _LIMIT = 0.98
 _KNEE = 0.8  # the limiter leaves everything below this untouched
 
 
+def to_sample_rate(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Resample from ``rate`` to SAMPLE_RATE (polyphase: exact for the usual 16/22.05/32 kHz rates)."""
+    if rate == SAMPLE_RATE:
+        return samples
+    g = gcd(int(rate), SAMPLE_RATE)
+    return resample_poly(samples, SAMPLE_RATE // g, int(rate) // g)
+
+
 def read_wav(path: str | Path) -> np.ndarray:
     """Any file soundfile reads, as mono float32 at SAMPLE_RATE."""
     data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    mono = data.mean(axis=1)
-    if rate != SAMPLE_RATE:
-        g = gcd(int(rate), SAMPLE_RATE)
-        mono = resample_poly(mono, SAMPLE_RATE // g, int(rate) // g)
-    return np.clip(mono, -1.0, 1.0).astype(np.float32)
+    return np.clip(to_sample_rate(data.mean(axis=1), rate), -1.0, 1.0).astype(np.float32)
 
 
 def write_wav(path: str | Path, samples: np.ndarray) -> None:
@@ -116,3 +121,43 @@ def active_ratio(x: np.ndarray, threshold_dbfs: float = -40.0) -> float:
     if len(x) == 0:
         return 0.0
     return float(np.mean(_block_rms_dbfs(x, round(0.05 * SAMPLE_RATE)) > threshold_dbfs))
+
+
+def equal_power(n: int) -> np.ndarray:
+    """Rise from 0 to 1 whose square plus its mirror's square is 1: constant power through a crossfade."""
+    return np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / n).astype(np.float32)
+
+
+def at_level(x: np.ndarray, dbfs: float) -> np.ndarray:
+    """``x`` scaled to an RMS of ``dbfs`` (silence stays silent)."""
+    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if len(x) else 0.0
+    return (x * np.float32(10 ** (dbfs / 20) / rms) if rms > 0 else x).astype(np.float32)
+
+
+def score_from_cues(
+    cues: list[MusicCue], duration_s: float, render: Callable[[int, MusicCue, int], np.ndarray], crossfade_s: float
+) -> np.ndarray:
+    """Lay each cue's music (``render(index, cue, n_samples)``) on the film timeline.
+
+    Each cue overhangs its neighbours by half a crossfade, so the equal-power fades are centred on the
+    scene cut; the film's own edges are left for the caller to fade.
+    """
+    total = round(duration_s * SAMPLE_RATE)
+    score = np.zeros(total, np.float32)
+    xf = round(crossfade_s * SAMPLE_RATE)
+    for index, cue in enumerate(sorted(cues, key=lambda c: c.start_s)):
+        start = round(cue.start_s * SAMPLE_RATE)
+        end = min(total, round((cue.start_s + cue.duration_s) * SAMPLE_RATE))
+        if end <= max(start, 0):
+            continue
+        fade_in = min(xf, end - start) if start > 0 else 0
+        fade_out = min(xf, end - start) if end < total else 0
+        lo, hi = max(0, start - fade_in // 2), min(total, end + fade_out // 2)
+        fade_in, fade_out = min(fade_in, hi - lo), min(fade_out, hi - lo)
+        part = render(index, cue, hi - lo)
+        if fade_in:
+            part[:fade_in] *= equal_power(fade_in)
+        if fade_out:
+            part[len(part) - fade_out :] *= equal_power(fade_out)[::-1]
+        score[lo:hi] += part
+    return score

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 from transformers import AutoProcessor, CLIPModel
 
-from filmgen_dagster.backends.torch_common import load_model, resolve_device, resolve_dtype
+from filmgen_dagster.backends.torch_common import load_model, model_id, resolve_device, resolve_dtype
 
 
 class ClipScorer:
@@ -15,7 +15,7 @@ class ClipScorer:
     def __init__(
         self, model: str, revision: str | None = None, torch_dtype: str = "auto", device: str = "auto"
     ) -> None:
-        self.model_id = f"{model}@{revision}" if revision else model
+        self.model_id = model_id(model, revision)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(torch_dtype, self.device)
         self.processor = load_model("scorer", model, lambda: AutoProcessor.from_pretrained(model, revision=revision))

@@ -10,10 +10,6 @@ from filmgen_dagster.backends.torch_common import load_model, resolve_device, re
 from filmgen_dagster.errors import ProfileError
 
 
-def model_id(model: str, revision: str | None) -> str:
-    return f"{model}@{revision}" if revision else model
-
-
 def pipeline_class(name: str, auto: str) -> Any:
     import diffusers
 

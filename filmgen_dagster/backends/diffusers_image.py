@@ -11,13 +11,8 @@ from typing import Any
 
 from PIL import Image
 
-from filmgen_dagster.backends.diffusers_common import (
-    call_parameters,
-    generation_size,
-    load_pipeline,
-    model_id,
-)
-from filmgen_dagster.backends.torch_common import load_model, seeded_generator
+from filmgen_dagster.backends.diffusers_common import call_parameters, generation_size, load_pipeline
+from filmgen_dagster.backends.torch_common import load_model, model_id, seeded_generator
 from filmgen_dagster.domain import ShotPrompt
 from filmgen_dagster.errors import ProfileError
 

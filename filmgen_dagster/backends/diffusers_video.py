@@ -13,13 +13,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from filmgen_dagster.backends.diffusers_common import (
-    call_parameters,
-    generation_size,
-    load_pipeline,
-    model_id,
-)
-from filmgen_dagster.backends.torch_common import seeded_generator
+from filmgen_dagster.backends.diffusers_common import call_parameters, generation_size, load_pipeline
+from filmgen_dagster.backends.torch_common import model_id, seeded_generator
 from filmgen_dagster.domain import ShotPrompt
 from filmgen_dagster.errors import ProfileError
 

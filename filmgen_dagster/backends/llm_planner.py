@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from filmgen_dagster.backends.rules_planner import MAX_SHOT_S, MIN_SHOT_S, RuleBasedPlanner
-from filmgen_dagster.backends.torch_common import load_model, resolve_device, resolve_dtype
+from filmgen_dagster.backends.torch_common import load_model, model_id, resolve_device, resolve_dtype
 from filmgen_dagster.domain import (
     CameraMove,
     FilmPlan,
@@ -108,7 +108,7 @@ class LlmPlanner:
         max_new_tokens: int = 2048,
         max_tries: int = 3,
     ) -> None:
-        self.model_id = f"{model}@{revision}" if revision else model
+        self.model_id = model_id(model, revision)
         self.device = resolve_device(device)
         dtype = resolve_dtype(torch_dtype, self.device)
         self.tokenizer = load_model("planner", model, lambda: AutoTokenizer.from_pretrained(model, revision=revision))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from math import gcd
 
 import numpy as np
 import torch
-from scipy.signal import resample_poly
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, VitsModel
 
+from filmgen_dagster.audio import to_sample_rate
 from filmgen_dagster.backends.base import SAMPLE_RATE
 from filmgen_dagster.backends.torch_common import load_model, resolve_device, resolve_dtype
 from filmgen_dagster.errors import ModelLoadError
@@ -79,6 +78,5 @@ class MmsSpeech:
             with torch.inference_mode():
                 waveform = model(**inputs).waveform[0].float().cpu().numpy()
         rate = int(model.config.sampling_rate)
-        g = gcd(rate, SAMPLE_RATE)
-        resampled = resample_poly(waveform, SAMPLE_RATE // g, rate // g)
+        resampled = to_sample_rate(waveform, rate)
         return np.clip(trim_silence(resampled), -1.0, 1.0).astype(np.float32)

@@ -7,15 +7,14 @@ equal-power crossfades, and neighbouring cues are crossfaded at the scene cut li
 from __future__ import annotations
 
 import math
-from math import gcd
 
 import numpy as np
 import torch
-from scipy.signal import resample_poly
 from transformers import AutoProcessor, MusicgenForConditionalGeneration
 
+from filmgen_dagster.audio import at_level, equal_power, score_from_cues, to_sample_rate
 from filmgen_dagster.backends.base import SAMPLE_RATE, MusicCue
-from filmgen_dagster.backends.torch_common import load_model, resolve_device, resolve_dtype
+from filmgen_dagster.backends.torch_common import load_model, model_id, resolve_device, resolve_dtype
 from filmgen_dagster.domain import Mood
 from filmgen_dagster.keys import stable_seed
 
@@ -32,11 +31,6 @@ _EDGE_FADE_S = 1.0  # generated audio starts and stops mid-phrase; fade the film
 _TARGET_DBFS = -20.0
 
 
-def _equal_power(n: int) -> np.ndarray:
-    """Rise from 0 to 1 whose square plus its mirror's square is 1: constant power through a crossfade."""
-    return np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / n).astype(np.float32)
-
-
 def _fit(samples: np.ndarray, n: int) -> np.ndarray:
     """Exactly n samples: cut, or pad with silence (generation can end a frame early)."""
     return np.pad(samples[:n], (0, max(0, n - len(samples))))
@@ -47,7 +41,7 @@ def stitch(segments: list[np.ndarray], overlap: int) -> np.ndarray:
     out = segments[0]
     for segment in segments[1:]:
         n = min(overlap, len(out), len(segment))
-        rise = _equal_power(n)
+        rise = equal_power(n)
         joint = out[len(out) - n :] * rise[::-1] + segment[:n] * rise
         out = np.concatenate([out[: len(out) - n], joint, segment[n:]])
     return out
@@ -66,7 +60,7 @@ class MusicGen:
         guidance_scale: float = 3.0,
         seed: int = 0,
     ) -> None:
-        self.model_id = f"{model}@{revision}" if revision else model
+        self.model_id = model_id(model, revision)
         self.device = resolve_device(device)
         dtype = resolve_dtype(torch_dtype, self.device)
         self.processor = load_model("music", model, lambda: AutoProcessor.from_pretrained(model, revision=revision))
@@ -81,30 +75,15 @@ class MusicGen:
         self.seed = seed
 
     def compose(self, cues: list[MusicCue], duration_s: float) -> np.ndarray:
-        total = round(duration_s * SAMPLE_RATE)
-        score = np.zeros(total, np.float32)
-        xf = round(_CROSSFADE_S * SAMPLE_RATE)
-        for index, cue in enumerate(sorted(cues, key=lambda c: c.start_s)):
-            start = round(cue.start_s * SAMPLE_RATE)
-            end = min(total, round((cue.start_s + cue.duration_s) * SAMPLE_RATE))
-            if end <= max(start, 0):
-                continue
-            # Each cue overhangs its neighbours by half a crossfade, so the fade is centred on the scene cut.
-            fade_in = min(xf, end - start) if start > 0 else 0
-            fade_out = min(xf, end - start) if end < total else 0
-            lo, hi = max(0, start - fade_in // 2), min(total, end + fade_out // 2)
-            fade_in, fade_out = min(fade_in, hi - lo), min(fade_out, hi - lo)
-            prompt = MOOD_PROMPTS[cue.mood] + (f", {cue.hint}" if cue.hint else "")
-            part = self._render(prompt, hi - lo, index)
-            if fade_in:
-                part[:fade_in] *= _equal_power(fade_in)
-            if fade_out:
-                part[len(part) - fade_out :] *= _equal_power(fade_out)[::-1]
-            score[lo:hi] += part
+        def render(index: int, cue: MusicCue, n: int) -> np.ndarray:
+            return self._render(MOOD_PROMPTS[cue.mood] + (f", {cue.hint}" if cue.hint else ""), n, index)
+
+        score = score_from_cues(cues, duration_s, render, _CROSSFADE_S)
+        total = len(score)
         edge = min(round(_EDGE_FADE_S * SAMPLE_RATE), total // 2)
         if edge:
-            score[:edge] *= _equal_power(edge) ** 2
-            score[total - edge :] *= _equal_power(edge)[::-1] ** 2
+            score[:edge] *= equal_power(edge) ** 2
+            score[total - edge :] *= equal_power(edge)[::-1] ** 2
         return np.clip(score, -0.98, 0.98).astype(np.float32)
 
     def _render(self, prompt: str, n: int, cue_index: int) -> np.ndarray:
@@ -117,10 +96,7 @@ class MusicGen:
             self._generate(prompt, min(window, needed), stable_seed(str(self.seed), prompt, str(cue_index), str(i)))
             for i in range(count)
         ]
-        g = gcd(self.rate, SAMPLE_RATE)
-        audio = _fit(resample_poly(stitch(segments, overlap), SAMPLE_RATE // g, self.rate // g), n)
-        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) if n else 0.0
-        return (audio * (10 ** (_TARGET_DBFS / 20) / rms) if rms > 0 else audio).astype(np.float32)
+        return at_level(_fit(to_sample_rate(stitch(segments, overlap), self.rate), n), _TARGET_DBFS)
 
     def _generate(self, prompt: str, n: int, seed: int) -> np.ndarray:
         """n samples at the model's rate from one generate call (n at most one window)."""

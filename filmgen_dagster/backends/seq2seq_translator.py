@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-from filmgen_dagster.backends.torch_common import load_model, resolve_device, resolve_dtype
+from filmgen_dagster.backends.torch_common import load_model, model_id, resolve_device, resolve_dtype
 from filmgen_dagster.errors import ModelLoadError
 
 _BATCH = 16  # lines per generate call: enough to fill a GPU, small enough for any memory
@@ -28,7 +28,7 @@ class Seq2SeqTranslator:
         max_new_tokens: int = 256,
         language_codes: dict[str, str] | None = None,
     ) -> None:
-        self.model_id = f"{model}@{revision}" if revision else model
+        self.model_id = model_id(model, revision)
         self.device = resolve_device(device)
         dtype = resolve_dtype(torch_dtype, self.device)
         self.tokenizer = load_model(

@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import fftconvolve
 
+from filmgen_dagster.audio import at_level, score_from_cues
 from filmgen_dagster.backends.base import SAMPLE_RATE, MusicCue
 from filmgen_dagster.domain import Mood
 
@@ -216,14 +217,7 @@ def _render_cue(mood: Mood, n: int, rng: np.random.Generator) -> np.ndarray:
     order = [0, *rng.integers(0, _VARIANTS, size=max(0, -(-n // hop) - 1))]
     for i, variant in enumerate(order):
         _add(out, i * hop, phrases[variant])
-    out = out[:n]
-    rms = float(np.sqrt(np.mean(out.astype(np.float64) ** 2))) if n else 0.0
-    return out * np.float32(10 ** (_TARGET_DBFS / 20) / rms) if rms > 0 else out
-
-
-def _equal_power(n: int) -> np.ndarray:
-    """Rise from 0 to 1 whose square plus its mirror's square is 1: constant power through a crossfade."""
-    return np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / n).astype(np.float32)
+    return at_level(out[:n], _TARGET_DBFS)
 
 
 def _raised_cosine(n: int) -> np.ndarray:
@@ -238,27 +232,12 @@ class SynthMusic:
         self.seed = seed
 
     def compose(self, cues: list[MusicCue], duration_s: float) -> np.ndarray:
-        total = round(duration_s * SAMPLE_RATE)
-        score = np.zeros(total, np.float32)
-        xf = round(_CROSSFADE_S * SAMPLE_RATE)
-        for index, cue in enumerate(sorted(cues, key=lambda c: c.start_s)):
-            start = round(cue.start_s * SAMPLE_RATE)
-            end = min(total, round((cue.start_s + cue.duration_s) * SAMPLE_RATE))
-            if end <= max(start, 0):
-                continue
-            # Each cue overhangs its neighbours by half a crossfade on each side, so the equal-power fades
-            # are centred on the scene cut; cues at the film's edges get the global fades instead.
-            fade_in = min(xf, end - start) if start > 0 else 0
-            fade_out = min(xf, end - start) if end < total else 0
-            lo, hi = max(0, start - fade_in // 2), min(total, end + fade_out // 2)
-            fade_in, fade_out = min(fade_in, hi - lo), min(fade_out, hi - lo)
+        def render(index: int, cue: MusicCue, n: int) -> np.ndarray:
             hint = zlib.crc32(f"{cue.mood.value}:{cue.hint or ''}".encode())
-            part = _render_cue(cue.mood, hi - lo, np.random.default_rng([self.seed, index, hint]))
-            if fade_in:
-                part[:fade_in] *= _equal_power(fade_in)
-            if fade_out:
-                part[len(part) - fade_out :] *= _equal_power(fade_out)[::-1]
-            score[lo:hi] += part
+            return _render_cue(cue.mood, n, np.random.default_rng([self.seed, index, hint]))
+
+        score = score_from_cues(cues, duration_s, render, _CROSSFADE_S)
+        total = len(score)
         fade_in, fade_out = (min(round(f * SAMPLE_RATE), total // 2) for f in (_FADE_IN_S, _FADE_OUT_S))
         if fade_in:
             score[:fade_in] *= _raised_cosine(fade_in)

@@ -16,6 +16,11 @@ T = TypeVar("T")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
+def model_id(model: str, revision: str | None) -> str:
+    """How a model is named in metadata and manifests: the hub id or path, pinned revision included."""
+    return f"{model}@{revision}" if revision else model
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
