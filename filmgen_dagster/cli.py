@@ -14,7 +14,8 @@ from pathlib import Path
 
 from filmgen_dagster.errors import UserInputError
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The CLI prints its own one-line progress and failures; full logs stay in the instance (the UI).
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def _progress(message: str) -> None:
@@ -31,10 +32,17 @@ def _step_times(result) -> str:
 
 
 def _failure(result) -> str:
+    """The root cause of the first failed step, in one line."""
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            error = event.event_specific_data.error
-            return f"{event.step_key}: {error.message.strip().splitlines()[-1] if error else 'failed'}"
+            data = event.event_specific_data
+            if data.user_failure_data and data.user_failure_data.description:
+                return f"{event.step_key}: {data.user_failure_data.description}"
+            error = data.error
+            while error and error.cause:
+                error = error.cause
+            message = error.message.strip().splitlines()[-1] if error else "failed"
+            return f"{event.step_key}: {message}"
     return "run failed"
 
 

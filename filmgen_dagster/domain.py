@@ -193,6 +193,16 @@ class MediaRef(BaseModel):
         return f"{self.digest}{self.ext}"
 
 
+class QualityAttempt(BaseModel):
+    """One render of a shot and what its quality checks measured."""
+
+    seed: int
+    backend: str
+    passed: bool
+    failed_checks: list[str] = []
+    scores: dict[str, float] = {}
+
+
 class KeyframeRecord(BaseModel):
     shot_key: str
     image: MediaRef
@@ -203,6 +213,7 @@ class KeyframeRecord(BaseModel):
     backend: str
     model_id: str
     clip_score: float | None = Field(None, description="prompt–image similarity, when a scorer is configured")
+    attempts: list[QualityAttempt] = []
 
 
 class SpeechTake(BaseModel):
@@ -231,6 +242,8 @@ class ClipRecord(BaseModel):
     fade_out: bool
     backend: str
     model_id: str
+    seed: int
+    attempts: list[QualityAttempt] = []
 
 
 class TimelineEntry(BaseModel):

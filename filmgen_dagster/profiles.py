@@ -65,11 +65,29 @@ class OutputSpec(BaseModel):
     fps: int = Field(24, ge=1, le=120)
 
 
+class QualitySpec(BaseModel):
+    """Thresholds of the quality checks, and how hard to try before a shot is declared failed."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_attempts: int = Field(3, ge=1, le=10, description="renders per shot, each with a new seed")
+    clip_score_min: float = Field(0.2, description="keyframe–prompt CLIP similarity (with a scorer)")
+    black_luma_max: float = Field(16.0, description="a sampled frame this dark (0–255) outside fades is black")
+    frozen_diff_min: float = Field(0.3, description="smallest mean change between frames 0.25 s apart")
+    flash_diff_max: float = Field(40.0, description="largest mean change between frames 0.25 s apart")
+    narration_over_music_db: tuple[float, float] = Field(
+        (6.0, 40.0), description="narration RMS minus music RMS while someone speaks"
+    )
+    fallback: dict[str, BackendSpec] = Field(
+        default_factory=dict, description="backend per modality for the last attempt, e.g. video: camera-moves"
+    )
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     output: OutputSpec = OutputSpec()
     backends: dict[str, BackendSpec | None]
+    quality: QualitySpec = QualitySpec()
     source: str = ""
 
 
@@ -84,14 +102,18 @@ class Backends:
         self.profile, self._ref = profile, ref
         self._built: dict[str, Any] = {}
 
-    def load(self, modality: str) -> tuple[Any | None, float]:
-        """(backend or None when the profile has none, seconds spent loading it just now)."""
-        if modality in self._built:
-            return self._built[modality], 0.0
+    def load(self, modality: str, fallback: bool = False) -> tuple[Any | None, float]:
+        """(backend or None when the profile has none, seconds spent loading it just now).
+
+        ``fallback`` asks for the profile's quality fallback for the modality, if it names one.
+        """
+        key = f"{modality}:fallback" if fallback else modality
+        if key in self._built:
+            return self._built[key], 0.0
         started = time.perf_counter()
-        spec = self.profile.backends.get(modality)
-        self._built[modality] = _construct(modality, spec, self._ref) if spec else None
-        return self._built[modality], time.perf_counter() - started
+        spec = self.profile.quality.fallback.get(modality) if fallback else self.profile.backends.get(modality)
+        self._built[key] = _construct(modality, spec, self._ref) if spec else None
+        return self._built[key], time.perf_counter() - started
 
     def __getattr__(self, modality: str) -> Any:
         if modality not in BACKEND_KINDS:
@@ -144,6 +166,9 @@ def load_profile(ref: str) -> Profile:
         for option in MODEL_OPTIONS:
             if option in spec.options:
                 setattr(spec, option, _resolve_models(spec.options[option], path.parent, ref, modality))
+    for modality, spec in profile.quality.fallback.items():
+        if modality not in BACKEND_KINDS or spec.kind not in BACKEND_KINDS[modality]:
+            raise ProfileError(f"profile {ref}: quality.fallback.{modality} names unknown backend {spec.kind!r}")
     return profile
 
 

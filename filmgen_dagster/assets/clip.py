@@ -3,15 +3,25 @@ import time
 import dagster as dg
 from PIL import Image
 
+from filmgen_dagster.assets.shot_narration import NARRATION_LEAD_S
 from filmgen_dagster.av import VIDEO_CODEC_ARGS, encode_frames
-from filmgen_dagster.domain import ClipRecord, KeyframeRecord, ShotNarrationRecord, ShotPrompt
+from filmgen_dagster.domain import ClipRecord, KeyframeRecord, QualityAttempt, ShotNarrationRecord, ShotPrompt
+from filmgen_dagster.faults import is_transient, raise_if_injected
 from filmgen_dagster.film_records import plan_for_shot, registration, require
 from filmgen_dagster.partitions import across_sets, shots
+from filmgen_dagster.quality import REROLL_SEED_STEP, clip_checks
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
 
 # Each scene dips to black at its ends: the cut between scenes is a fade without re-encoding later.
 SCENE_FADE_S = 0.5
+CHECKS = (
+    "duration_and_fps_match_plan",
+    "no_black_frames",
+    "no_frozen_frames",
+    "temporal_consistency",
+    "narration_fits_shot",
+)
 
 
 @dg.asset(
@@ -20,45 +30,101 @@ SCENE_FADE_S = 0.5
     deps=["keyframe", "shot_narration", across_sets("scene_plan")],
     pool="gpu",
     kinds={"python"},
+    check_specs=[dg.AssetCheckSpec(name, asset="clip", blocking=True) for name in CHECKS],
 )
 def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
-    """The shot's moving picture from the keyframe, exactly as long as its narration needs."""
+    """The shot's moving picture from the keyframe, exactly as long as its narration needs.
+
+    A render that fails its quality checks is re-rendered with a new seed (the last attempt with
+    the profile's fallback video backend, if it names one); the shot fails after the last attempt.
+    """
     key = context.partition_key
     plan = plan_for_shot(media, key)
     shot = plan.shot(key)
     scene = plan.scene_of(shot)
+    # Until this step succeeds the shot has no clip: the final cut never picks up an older one.
+    media.delete_record("clip", key)
+    raise_if_injected(plan, shot)
     prompt = require(media, "shot_prompt", key, ShotPrompt)
     frame_ref = require(media, "keyframe", key, KeyframeRecord).image
-    duration_s = require(media, "shot_narration", key, ShotNarrationRecord).final_duration_s
-    video, load_s = studio.backends(registration(media, plan.film_key).profile).load("video")
-    n_frames = round(duration_s * plan.fps)
+    narration = require(media, "shot_narration", key, ShotNarrationRecord)
+    backends = studio.backends(registration(media, plan.film_key).profile)
+    quality = backends.profile.quality
+    n_frames = round(narration.final_duration_s * plan.fps)
     fade_in, fade_out = shot.number_in_scene == 1, shot.number_in_scene == len(scene.shots)
-    inputs = {
-        "backend": video.backend_id,
-        "model": video.model_id,
-        "keyframe": frame_ref.digest,
-        "prompt": prompt.model_dump(mode="json"),
-        "frames": n_frames,
-        "fps": plan.fps,
-        "fades": [fade_in, fade_out],
-        "codec": VIDEO_CODEC_ARGS,
-    }
+    longest_take = max((take.duration_s for take in narration.takes.values()), default=0.0)
+    fits = NARRATION_LEAD_S + longest_take <= narration.final_duration_s + 1e-6
+    keyframe_image = Image.open(media.local_path(frame_ref)).convert("RGB")
+
+    attempts: list[QualityAttempt] = []
+    load_s = 0.0
     started = time.perf_counter()
-    video_ref = media.recall("clip", inputs)
-    cached = video_ref is not None
-    if video_ref is None:
-        keyframe_image = Image.open(media.local_path(frame_ref)).convert("RGB")
-        with media.scratch() as tmp:
-            encode_frames(
-                video.frames(keyframe_image, prompt, n_frames, plan.fps),
-                tmp / "clip.mp4",
-                fps=plan.fps,
-                n_frames=n_frames,
-                fade_in_s=SCENE_FADE_S if fade_in else 0.0,
-                fade_out_s=SCENE_FADE_S if fade_out else 0.0,
+    for attempt in range(quality.max_attempts):
+        last = attempt == quality.max_attempts - 1
+        video, loaded = backends.load("video", fallback=last)
+        if video is None:
+            video, loaded = backends.load("video")
+        load_s += loaded
+        seeded = prompt.model_copy(update={"seed": prompt.seed + attempt * REROLL_SEED_STEP})
+        inputs = {
+            "backend": video.backend_id,
+            "model": video.model_id,
+            "keyframe": frame_ref.digest,
+            "prompt": seeded.model_dump(mode="json"),
+            "frames": n_frames,
+            "fps": plan.fps,
+            "fades": [fade_in, fade_out],
+            "codec": VIDEO_CODEC_ARGS,
+        }
+        video_ref = media.recall("clip", inputs)
+        cached = video_ref is not None
+        if video_ref is None:
+            with media.scratch() as tmp:
+                try:
+                    encode_frames(
+                        video.frames(keyframe_image, seeded, n_frames, plan.fps),
+                        tmp / "clip.mp4",
+                        fps=plan.fps,
+                        n_frames=n_frames,
+                        fade_in_s=SCENE_FADE_S if fade_in else 0.0,
+                        fade_out_s=SCENE_FADE_S if fade_out else 0.0,
+                    )
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise dg.RetryRequested(max_retries=2, seconds_to_wait=5) from exc
+                    raise
+                video_ref = media.put_file(tmp / "clip.mp4")
+            media.remember("clip", inputs, video_ref)
+        outcomes = clip_checks(
+            media.local_path(video_ref),
+            n_frames,
+            plan.fps,
+            SCENE_FADE_S if fade_in else 0.0,
+            SCENE_FADE_S if fade_out else 0.0,
+            quality.black_luma_max,
+            quality.frozen_diff_min,
+            quality.flash_diff_max,
+        )
+        failed = [o.name for o in outcomes if not o.passed] + ([] if fits else ["narration_fits_shot"])
+        attempts.append(
+            QualityAttempt(
+                seed=seeded.seed,
+                backend=video.backend_id,
+                passed=not failed,
+                failed_checks=failed,
+                scores={o.name: round(o.value, 3) for o in outcomes},
             )
-            video_ref = media.put_file(tmp / "clip.mp4")
-        media.remember("clip", inputs, video_ref)
+        )
+        if not failed:
+            break
+    history = dg.MetadataValue.json([a.model_dump() for a in attempts])
+    if failed:
+        raise dg.Failure(
+            description=f"shot {key} failed its quality checks after {len(attempts)} attempt(s): "
+            + "; ".join(o.description for o in outcomes if o.name in failed),
+            metadata={"attempts": history},
+        )
+
     record = ClipRecord(
         shot_key=key,
         video=video_ref,
@@ -70,6 +136,8 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
         fade_out=fade_out,
         backend=video.backend_id,
         model_id=video.model_id,
+        seed=seeded.seed,
+        attempts=attempts,
     )
     media.write_record("clip", key, record)
     return dg.MaterializeResult(
@@ -80,10 +148,23 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
             "frames": n_frames,
             "fps": plan.fps,
             "camera": shot.camera.value,
+            "seed": seeded.seed,
+            "attempts": history,
             "backend": video.backend_id,
             "model_id": video.model_id,
             "cached": cached,
             "model_load_s": round(load_s, 3),
             "render_s": round(time.perf_counter() - started, 3),
-        }
+        },
+        check_results=[
+            dg.AssetCheckResult(check_name=o.name, passed=True, metadata={"value": o.value, "detail": o.description})
+            for o in outcomes
+        ]
+        + [
+            dg.AssetCheckResult(
+                check_name="narration_fits_shot",
+                passed=True,
+                metadata={"longest_take_s": longest_take, "shot_s": record.duration_s},
+            )
+        ],
     )

@@ -5,6 +5,7 @@ import dagster as dg
 from filmgen_dagster.audio import mix, read_wav, write_wav
 from filmgen_dagster.av import concat_copy, mux_final, probe
 from filmgen_dagster.domain import (
+    ISO_639_2,
     LANGUAGE_NAMES,
     ClipRecord,
     FilmPlan,
@@ -13,11 +14,14 @@ from filmgen_dagster.domain import (
     NarrationRecord,
     SubtitleRecord,
 )
-from filmgen_dagster.film_records import require, shot_records
+from filmgen_dagster.film_records import registration, require, shot_records
 from filmgen_dagster.partitions import across_sets, films
+from filmgen_dagster.quality import narration_over_music_db
 from filmgen_dagster.resources.media_store import MediaStore
+from filmgen_dagster.resources.studio import FilmStudio
 
 DURATION_TOLERANCE_S = 0.1
+FILM_CHECKS = ("duration_is_sum_of_shots", "every_language_has_audio_and_subtitles", "narration_over_music")
 
 
 @dg.asset(
@@ -25,8 +29,9 @@ DURATION_TOLERANCE_S = 0.1
     group_name="film",
     deps=[across_sets("clip"), "narration", "subtitles", "music"],
     kinds={"python"},
+    check_specs=[dg.AssetCheckSpec(name, asset="final_cut", blocking=True) for name in FILM_CHECKS],
 )
-def final_cut(context: dg.AssetExecutionContext, media: MediaStore) -> dg.MaterializeResult:
+def final_cut(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
     """The film: clips joined by stream copy, one AAC track and one subtitle track per language."""
     film_key = context.partition_key
     plan = require(media, "scene_plan", film_key, FilmPlan)
@@ -47,14 +52,15 @@ def final_cut(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
     started = time.perf_counter()
     film_ref = media.recall("final_cut", inputs)
     cached = film_ref is not None
+    music_track = read_wav(media.local_path(score))
+    voices = {language: read_wav(media.local_path(ref)) for language, ref in narration.tracks.items()}
     if film_ref is None:
-        music_track = read_wav(media.local_path(score))
         with media.scratch() as tmp:
             concat_copy([media.local_path(clip.video) for clip in clips], tmp / "picture.mp4")
             mixes = {}
-            for language, ref in narration.tracks.items():
+            for language, voice in voices.items():
                 mixes[language] = tmp / f"mix-{language}.wav"
-                write_wav(mixes[language], mix(read_wav(media.local_path(ref)), music_track))
+                write_wav(mixes[language], mix(voice, music_track))
             mux_final(
                 tmp / "picture.mp4",
                 mixes,
@@ -65,11 +71,32 @@ def final_cut(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
             film_ref = media.put_file(tmp / "film.mp4")
         media.remember("final_cut", inputs, film_ref)
     info = probe(media.local_path(film_ref))
-    if abs(info.duration_s - narration.duration_s) > DURATION_TOLERANCE_S:
-        raise dg.Failure(
-            f"final cut of {film_key} lasts {info.duration_s:.2f} s but its shots add up to "
-            f"{narration.duration_s:.2f} s; rematerialize its clips"
-        )
+    low, high = studio.backends(registration(media, film_key).profile).profile.quality.narration_over_music_db
+    gaps = {lang: narration_over_music_db(voice, music_track) for lang, voice in voices.items()}
+    tagged = {
+        kind: sorted(s.language for s in info.streams if s.kind == kind and s.language)
+        for kind in ("audio", "subtitle")
+    }
+    wanted = sorted(ISO_639_2[lang] for lang in narration.tracks)
+    checks = [
+        dg.AssetCheckResult(
+            check_name="duration_is_sum_of_shots",
+            passed=abs(info.duration_s - narration.duration_s) <= DURATION_TOLERANCE_S,
+            metadata={"film_s": info.duration_s, "shots_s": round(narration.duration_s, 3)},
+        ),
+        dg.AssetCheckResult(
+            check_name="every_language_has_audio_and_subtitles",
+            passed=tagged["audio"] == wanted and tagged["subtitle"] == wanted,
+            metadata={"languages": ", ".join(wanted), **{k: ", ".join(v) for k, v in tagged.items()}},
+        ),
+        dg.AssetCheckResult(
+            check_name="narration_over_music",
+            # A track with no speech at all has nothing to be heard over the music.
+            passed=all(low <= gap <= high or gap == float("inf") for gap in gaps.values()),
+            metadata={f"{lang}_db": round(gap, 1) if gap != float("inf") else "no speech" for lang, gap in gaps.items()}
+            | {"range_db": f"{low}..{high}"},
+        ),
+    ]
     record = FinalCutRecord(
         film_key=film_key, video=film_ref, duration_s=info.duration_s, languages=list(narration.tracks)
     )
@@ -88,5 +115,6 @@ def final_cut(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
             "languages": ", ".join(LANGUAGE_NAMES[lang] for lang in record.languages),
             "cached": cached,
             "assembly_s": round(time.perf_counter() - started, 3),
-        }
+        },
+        check_results=checks,
     )

@@ -119,6 +119,9 @@ class MediaStore(dg.ConfigurableResource):
         data = record.model_dump_json(indent=1).encode()
         self._atomic_write(self._record_path(kind, key), lambda dst: dst.write(data))
 
+    def delete_record(self, kind: str, key: str) -> None:
+        self._record_path(kind, key).unlink(missing_ok=True)
+
     def read_record(self, kind: str, key: str, model: type[M]) -> M | None:
         path = self._record_path(kind, key)
         if not path.is_file():

@@ -1,0 +1,82 @@
+"""Quality checks of shots and films, measured on the real media; thresholds come from the profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from filmgen_dagster.av import count_frames, probe, sample_frames
+from filmgen_dagster.backends.base import SAMPLE_RATE
+
+SAMPLES_PER_SECOND = 4
+# Re-rolls move the seed by a prime so attempt seeds never collide with another shot's first seed.
+REROLL_SEED_STEP = 7919
+SPEECH_BLOCK_S = 0.05
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    value: float
+    description: str
+
+
+def clip_checks(
+    path: Path,
+    expected_frames: int,
+    fps: int,
+    fade_in_s: float,
+    fade_out_s: float,
+    black_luma_max: float,
+    frozen_diff_min: float,
+    flash_diff_max: float,
+) -> list[CheckOutcome]:
+    """Duration/fps, black or frozen picture, and sudden flashes, outside the scene fades."""
+    frames = count_frames(path)
+    video = next(s for s in probe(path).streams if s.kind == "video")
+    samples = sample_frames(path, SAMPLES_PER_SECOND)
+    # Fades to and from black are intended: judge only the frames between them.
+    first = int(np.ceil((fade_in_s + 0.1) * SAMPLES_PER_SECOND))
+    last = len(samples) - int(np.ceil((fade_out_s + 0.1) * SAMPLES_PER_SECOND))
+    body = np.stack(samples[first:last] or samples).astype(np.float32)
+    luma = body.mean(axis=(1, 2, 3))
+    diffs = np.abs(np.diff(body, axis=0)).mean(axis=(1, 2, 3)) if len(body) > 1 else np.zeros(1)
+    return [
+        CheckOutcome(
+            "duration_and_fps_match_plan",
+            frames == expected_frames and round(video.fps or 0) == fps,
+            frames,
+            f"{frames} frames at {video.fps:g} fps; plan: {expected_frames} at {fps}",
+        ),
+        CheckOutcome(
+            "no_black_frames", float(luma.min()) > black_luma_max, float(luma.min()),
+            f"darkest sampled frame has mean level {luma.min():.1f} (black at or below {black_luma_max})",
+        ),
+        CheckOutcome(
+            "no_frozen_frames", float(diffs.min()) >= frozen_diff_min, float(diffs.min()),
+            f"smallest change between frames {1 / SAMPLES_PER_SECOND:g}s apart: {diffs.min():.2f} "
+            f"(frozen below {frozen_diff_min})",
+        ),
+        CheckOutcome(
+            "temporal_consistency", float(diffs.max()) <= flash_diff_max, float(diffs.max()),
+            f"largest change between frames {1 / SAMPLES_PER_SECOND:g}s apart: {diffs.max():.2f} "
+            f"(a flash or jump above {flash_diff_max})",
+        ),
+    ]  # fmt: skip
+
+
+def narration_over_music_db(narration: np.ndarray, music: np.ndarray, speech_dbfs: float = -40.0) -> float:
+    """How much louder the narration is than the music while someone speaks (RMS, dB)."""
+    block = round(SPEECH_BLOCK_S * SAMPLE_RATE)
+    n = min(len(narration), len(music)) // block * block
+    voice = narration[:n].astype(np.float64).reshape(-1, block)
+    score = music[:n].astype(np.float64).reshape(-1, block)
+    voice_rms = np.sqrt((voice**2).mean(axis=1))
+    speaking = voice_rms > 10 ** (speech_dbfs / 20)
+    if not speaking.any():
+        return float("inf")
+    music_rms = np.sqrt((score[speaking] ** 2).mean())
+    return float(20 * np.log10(np.sqrt((voice_rms[speaking] ** 2).mean()) / max(music_rms, 1e-9)))
