@@ -181,7 +181,7 @@ def full_image(tiny: Path, device: torch.device, path: Path | None) -> Models:
         },
         device,
     )
-    if path:
+    if path is not None:
         StableDiffusionXLPipeline(
             **models, tokenizer=tok, tokenizer_2=tok, scheduler=parts.scheduler
         ).save_pretrained(path)
@@ -200,7 +200,7 @@ def full_video(tiny: Path, device: torch.device, path: Path | None) -> Models:
         },
         device,
     )
-    if path:
+    if path is not None:
         # The tiny checkpoint's SVD scheduler and 224 px image processor are the real ones.
         parts = StableVideoDiffusionPipeline.from_pretrained(tiny)
         StableVideoDiffusionPipeline(
@@ -229,7 +229,7 @@ def full_music(tiny: Path, device: torch.device, path: Path | None) -> Models:
         decoder=MusicgenDecoderConfig(**MUSICGEN_SMALL_DECODER).to_dict(),
     )
     models = construct(lambda: {"model": MusicgenForConditionalGeneration(config)}, device)
-    if path:
+    if path is not None:
         processor.save_pretrained(path)
         models["model"].save_pretrained(path)
     return models

@@ -9,7 +9,12 @@ from filmgen_dagster.jobs import film_assembly_job, film_setup_job, shot_job
 from filmgen_dagster.profiles import DEFAULT_PROFILE
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
-from filmgen_dagster.sensors import film_assembly_sensor, shot_partitions_sensor
+from filmgen_dagster.sensors import (
+    film_assembly_sensor,
+    film_setup_automation,
+    shot_partitions_sensor,
+    stories_sensor,
+)
 from filmgen_dagster.settings import media_root
 
 
@@ -18,7 +23,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_package_module(assets),
         jobs=[film_setup_job, shot_job, film_assembly_job],
-        sensors=[shot_partitions_sensor, film_assembly_sensor],
+        sensors=[stories_sensor, film_setup_automation, shot_partitions_sensor, film_assembly_sensor],
         executor=dg.in_process_executor,
         resources={
             "media": MediaStore(root=str(media_root())),

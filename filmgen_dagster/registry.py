@@ -22,7 +22,17 @@ def register_film(
     profile: str,
     languages: list[str] | None = None,
 ) -> str:
-    """Record a film whose story was parsed from ``story_path`` and whose profile is known to load."""
+    """Record a film whose story was parsed from ``story_path`` and whose profile is known to load,
+    and add its ``films`` partition."""
+    film_key = record_registration(media, story_path, story, profile, languages)
+    instance.add_dynamic_partitions(films.name, [film_key])
+    return film_key
+
+
+def record_registration(
+    media: MediaStore, story_path: Path, story: Story, profile: str, languages: list[str] | None = None
+) -> str:
+    """Write what the ``story`` asset of a new (or re-registered) film reads; return its key."""
     source = story_path.expanduser().resolve()
     profile_path = resolve_profile_path(profile)
     # A profile shipped with the project is stored by name, so the film still renders after a move.
@@ -39,7 +49,6 @@ def register_film(
             story_hash=story.story_hash,
         ),
     )
-    instance.add_dynamic_partitions(films.name, [film_key])
     return film_key
 
 

@@ -7,15 +7,20 @@ leave them alone, so nothing renders twice when the CLI and ``dagster dev`` shar
 from __future__ import annotations
 
 import hashlib
+import json
 
 import dagster as dg
 
 from filmgen_dagster.domain import FilmPlan, StyleBible
+from filmgen_dagster.errors import StoryError
 from filmgen_dagster.jobs import film_assembly_job, shot_job
 from filmgen_dagster.keys import film_of_shot
-from filmgen_dagster.partitions import shots
-from filmgen_dagster.registry import shot_partition_changes
+from filmgen_dagster.partitions import films, shots
+from filmgen_dagster.registry import record_registration, shot_partition_changes
 from filmgen_dagster.resources.media_store import MediaStore
+from filmgen_dagster.resources.studio import FilmStudio
+from filmgen_dagster.settings import stories_dir
+from filmgen_dagster.story_format import FORMATS, load_story
 
 DRIVER_TAG = "filmgen/driver"
 BATCH = 500
@@ -90,3 +95,39 @@ def film_assembly_sensor(context: dg.SensorEvaluationContext, media: MediaStore)
             state = max(max(by_partition.values()) for by_partition in latest)
             run_requests.append(dg.RunRequest(run_key=f"{film_key}@{state}", partition_key=film_key))
     return dg.SensorResult(run_requests=run_requests, cursor=str(newest))
+
+
+@dg.sensor(minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING)
+def stories_sensor(context: dg.SensorEvaluationContext, media: MediaStore, studio: FilmStudio) -> dg.SensorResult:
+    """Register a film for each new or changed story in the stories folder ($FILMGEN_STORIES_DIR).
+
+    It only adds the ``films`` partition: the user starts the film from the UI by materializing its
+    ``story`` (the rest follows). A bad file is reported once per version, not retried forever.
+    """
+    seen: dict[str, str] = json.loads(context.cursor or "{}")
+    folder = stories_dir()
+    added = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.suffix.lower() not in FORMATS or not path.is_file():
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if seen.get(path.name) == digest:
+            continue
+        seen[path.name] = digest
+        try:
+            story = load_story(path)
+        except StoryError as exc:
+            context.log.warning(str(exc))
+            continue
+        added.append(record_registration(media, path, story, studio.default_profile))
+    requests = [films.build_add_request(sorted(set(added)))] if added else []
+    return dg.SensorResult(dynamic_partitions_requests=requests, cursor=json.dumps(seen, sort_keys=True))
+
+
+# Runs the eager conditions of the film set-up assets, on by default (Dagster's implicit sensor is off).
+film_setup_automation = dg.AutomationConditionSensorDefinition(
+    "film_setup_automation",
+    target=dg.AssetSelection.assets("scene_plan", "style_bible"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=10,
+)

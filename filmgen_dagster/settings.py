@@ -23,6 +23,11 @@ def media_root() -> Path:
     return Path(os.environ.get("FILMGEN_MEDIA_ROOT") or dagster_home() / "media").resolve()
 
 
+def stories_dir() -> Path:
+    """Where the UI-driven workflow finds stories: $FILMGEN_STORIES_DIR, else stories/ in the project."""
+    return Path(os.environ.get("FILMGEN_STORIES_DIR") or project_root() / "stories").resolve()
+
+
 def prepare_dagster_home() -> Path:
     """Point DAGSTER_HOME at the instance folder and give it the project's dagster.yaml."""
     home = dagster_home()

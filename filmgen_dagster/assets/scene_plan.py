@@ -7,7 +7,14 @@ from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
 
 
-@dg.asset(partitions_def=films, group_name="film", deps=["story"], kinds={"python"})
+# Materializing a film's `story` in the UI is enough: the plan and style bible follow, then the sensors.
+@dg.asset(
+    partitions_def=films,
+    group_name="film",
+    deps=["story"],
+    kinds={"python"},
+    automation_condition=dg.AutomationCondition.eager(),
+)
 def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
     """Scenes → shots: visual, narration per language, duration, characters, framing, camera, mood."""
     film_key = context.partition_key

@@ -11,7 +11,14 @@ from filmgen_dagster.resources.media_store import MediaStore
 CHARACTER_COLOURS = ("#c0392b", "#2471a3", "#d68910", "#7d3c98", "#1e8449", "#a04000", "#2e4053")
 
 
-@dg.asset(partitions_def=films, group_name="film", deps=["story"], kinds={"python"})
+# Materializing a film's `story` in the UI is enough: the plan and style bible follow, then the sensors.
+@dg.asset(
+    partitions_def=films,
+    group_name="film",
+    deps=["story"],
+    kinds={"python"},
+    automation_condition=dg.AutomationCondition.eager(),
+)
 def style_bible(context: dg.AssetExecutionContext, media: MediaStore) -> dg.MaterializeResult:
     """The film's look: the style preset, and each character's fixed descriptor, seed, colour, voice."""
     film_key = context.partition_key
