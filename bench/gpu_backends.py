@@ -95,7 +95,12 @@ SD_VAE_ENCODER = {
     "down_block_types": ("DownEncoderBlock2D",) * 4,
     "layers_per_block": 2,
 }
-SDXL_VAE = {**SD_VAE_ENCODER, "up_block_types": ("UpDecoderBlock2D",) * 4, "sample_size": 1024, "scaling_factor": 0.13025}
+SDXL_VAE = {
+    **SD_VAE_ENCODER,
+    "up_block_types": ("UpDecoderBlock2D",) * 4,
+    "sample_size": 1024,
+    "scaling_factor": 0.13025,
+}
 SVD_VAE = {**SD_VAE_ENCODER, "sample_size": 768}  # the temporal decoder takes the same widths
 CLIP_L_TEXT = {
     "hidden_size": 768,

@@ -7,7 +7,9 @@ import shutil
 import sys
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
@@ -31,18 +33,20 @@ def _step_times(result) -> str:
     return ", ".join(times)
 
 
+def _failure_message(data) -> str:
+    """The root cause of a STEP_FAILURE event, in one line."""
+    if data.user_failure_data and data.user_failure_data.description:
+        return data.user_failure_data.description
+    error = data.error
+    while error and error.cause:
+        error = error.cause
+    return error.message.strip().splitlines()[-1] if error else "failed"
+
+
 def _failure(result) -> str:
-    """The root cause of the first failed step, in one line."""
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            data = event.event_specific_data
-            if data.user_failure_data and data.user_failure_data.description:
-                return f"{event.step_key}: {data.user_failure_data.description}"
-            error = data.error
-            while error and error.cause:
-                error = error.cause
-            message = error.message.strip().splitlines()[-1] if error else "failed"
-            return f"{event.step_key}: {message}"
+            return f"{event.step_key}: {_failure_message(event.event_specific_data)}"
     return "run failed"
 
 
@@ -74,49 +78,41 @@ def _run_job(job_name: str, partition_key: str, tags: dict[str, str], label: str
     return False, f"  {label} FAILED: {_failure(result)} (run {result.run_id})"
 
 
-def render(story: Path, profile: str, out: Path, languages: list[str] | None, jobs: int) -> Path:
-    from filmgen_dagster.profiles import load_profile
-    from filmgen_dagster.settings import prepare_dagster_home
-    from filmgen_dagster.story_format import load_story
+@contextmanager
+def _workers(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """Shot runs go to worker processes (Dagster's in-process execution is not thread-safe).
 
-    # Validate before touching the instance: a rejected story leaves no trace anywhere.
-    parsed = load_story(story, languages)
-    load_profile(profile)
-    prepare_dagster_home()
-    # Shot runs go to worker processes (Dagster's in-process execution is not thread-safe). They
-    # fork once the instance's database exists (so they never race to create it) but before this
-    # process loads any model (CUDA does not survive a fork); each opens its own instance and keeps
-    # its models loaded across the shots it renders.
+    They fork once the instance's database exists (so they never race to create it) but before this
+    process loads any model (CUDA does not survive a fork); each opens its own instance and keeps its
+    models loaded across the shots it renders.
+    """
     _session()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"), initializer=_reopen_session) as pool:
         pool.submit(int)  # the first submit forks every worker
-        return _render(pool, story, parsed, profile, out, languages)
+        yield pool
 
 
-def _render(pool: ProcessPoolExecutor, story: Path, parsed, profile: str, out: Path, languages) -> Path:
-    from filmgen_dagster.domain import FilmManifest, FilmPlan, FinalCutRecord
-    from filmgen_dagster.registry import register_film, sync_shot_partitions
+def _tags(film_key: str) -> dict[str, str]:
     from filmgen_dagster.sensors import DRIVER_TAG
 
-    defs, instance = _session()
-    media = defs.resources["media"]
-    film_key = register_film(instance, media, story, parsed, profile, languages)
-    _progress(f"film {film_key}: {parsed.title!r} ({parsed.source_format}, {', '.join(parsed.languages)})")
-    tags = {DRIVER_TAG: "cli", "filmgen/film": film_key}
+    return {DRIVER_TAG: "cli", "filmgen/film": film_key}
 
-    def run_here(job_name: str, label: str, failure: str) -> None:
-        ok, line = _run_job(job_name, film_key, tags, label)
-        _progress(line)
-        if not ok:
-            raise SystemExit(f"filmgen: {failure} of {film_key} failed; see the run in `dagster dev`")
 
-    run_here("film_setup_job", "story, scene plan, style bible", "planning")
-    plan = media.read_record("scene_plan", film_key, FilmPlan)
-    sync_shot_partitions(instance, plan)
-    total = len(plan.shots)
+def _run_here(job_name: str, film_key: str, label: str) -> None:
+    ok, line = _run_job(job_name, film_key, _tags(film_key), label)
+    _progress(line)
+    if not ok:
+        raise SystemExit(f"filmgen: {label} of {film_key} failed; see the run in `dagster dev`")
+
+
+def _render_shots(pool: ProcessPoolExecutor, plan, keys: list[str]) -> None:
+    """Run the shot job for ``keys``; any failure stops before the film is assembled."""
+    numbers = {shot.key: number for number, shot in enumerate(plan.shots, start=1)}
     futures = {
-        pool.submit(_run_job, "shot_job", shot.key, tags, f"shot {number}/{total} {shot.key}"): shot.key
-        for number, shot in enumerate(plan.shots, start=1)
+        pool.submit(
+            _run_job, "shot_job", key, _tags(plan.film_key), f"shot {numbers[key]}/{len(plan.shots)} {key}"
+        ): key
+        for key in keys
     }
     failed = []
     for future in as_completed(futures):
@@ -126,10 +122,16 @@ def _render(pool: ProcessPoolExecutor, story: Path, parsed, profile: str, out: P
             failed.append(futures[future])
     if failed:
         raise SystemExit(
-            f"filmgen: {len(failed)} shot(s) of {film_key} failed ({', '.join(sorted(failed))}); "
-            "fix the cause and run the same command again (finished shots are reused)"
+            f"filmgen: {len(failed)} shot(s) of {plan.film_key} failed ({', '.join(sorted(failed))}); fix the "
+            f"cause, then `filmgen rerender {plan.film_key} --failed` (finished shots are reused)"
         )
-    run_here("film_assembly_job", "narration, subtitles, music, final cut, report", "assembly")
+
+
+def _assemble_and_export(film_key: str, out: Path) -> Path:
+    from filmgen_dagster.domain import FilmManifest, FinalCutRecord
+
+    _run_here("film_assembly_job", film_key, "narration, subtitles, music, final cut, report")
+    media = _session()[0].resources["media"]
     final = media.read_record("final_cut", film_key, FinalCutRecord)
     out.mkdir(parents=True, exist_ok=True)
     target = (out / f"{film_key}.mp4").resolve()
@@ -142,30 +144,148 @@ def _render(pool: ProcessPoolExecutor, story: Path, parsed, profile: str, out: P
     return target
 
 
+def render(story: Path, profile: str, out: Path, languages: list[str] | None, jobs: int) -> Path:
+    from filmgen_dagster.domain import FilmPlan
+    from filmgen_dagster.profiles import load_profile
+    from filmgen_dagster.registry import register_film, sync_shot_partitions
+    from filmgen_dagster.settings import prepare_dagster_home
+    from filmgen_dagster.story_format import load_story
+
+    # Validate before touching the instance: a rejected story leaves no trace anywhere.
+    parsed = load_story(story, languages)
+    load_profile(profile)
+    prepare_dagster_home()
+    with _workers(jobs) as pool:
+        defs, instance = _session()
+        media = defs.resources["media"]
+        film_key = register_film(instance, media, story, parsed, profile, languages)
+        _progress(f"film {film_key}: {parsed.title!r} ({parsed.source_format}, {', '.join(parsed.languages)})")
+        _run_here("film_setup_job", film_key, "story, scene plan, style bible")
+        plan = media.read_record("scene_plan", film_key, FilmPlan)
+        sync_shot_partitions(instance, plan)
+        _render_shots(pool, plan, [shot.key for shot in plan.shots])
+        return _assemble_and_export(film_key, out)
+
+
+def _film_state(film_key: str):
+    """(plan, {asset: {shot key: status}}) of a registered film, or a UserInputError."""
+    import dagster as dg
+
+    from filmgen_dagster.domain import FilmPlan
+    from filmgen_dagster.jobs import SHOT_ASSETS
+    from filmgen_dagster.partitions import films, shots
+    from filmgen_dagster.settings import prepare_dagster_home
+
+    prepare_dagster_home()
+    defs, instance = _session()
+    plan = defs.resources["media"].read_record("scene_plan", film_key, FilmPlan)
+    if not instance.has_dynamic_partition(films.name, film_key) or plan is None:
+        raise UserInputError(f"film {film_key}: not registered or not planned yet; run `filmgen render STORY` first")
+    keys = [shot.key for shot in plan.shots]
+    statuses = {
+        asset: instance.get_status_by_partition(dg.AssetKey(asset), keys, shots) or {} for asset in SHOT_ASSETS
+    }
+    return plan, statuses
+
+
+def status(film_key: str) -> int:
+    """Print each shot's state and quality checks; exit 1 when any shot is not rendered."""
+    from filmgen_dagster.domain import ClipRecord, FinalCutRecord
+    from filmgen_dagster.jobs import SHOT_ASSETS
+
+    plan, statuses = _film_state(film_key)
+    media = _session()[0].resources["media"]
+    print(f"{'shot':<40} " + " ".join(f"{asset:<15}" for asset in SHOT_ASSETS) + " quality")
+    incomplete = 0
+    for shot in plan.shots:
+        states = [statuses[asset].get(shot.key) for asset in SHOT_ASSETS]
+        clip = media.read_record("clip", shot.key, ClipRecord)
+        if clip:
+            last = clip.attempts[-1] if clip.attempts else None
+            quality = f"passed (attempt {len(clip.attempts)}, seed {clip.seed})" if last else "passed"
+        else:
+            quality, incomplete = _last_failure(shot.key), incomplete + 1
+        cells = " ".join(f"{(state.value.lower() if state else 'missing'):<15}" for state in states)
+        print(f"{shot.key:<40} {cells} {quality}")
+    final = media.read_record("final_cut", film_key, FinalCutRecord)
+    print(f"final cut: {media.local_path(final.video) if final else 'not built'}")
+    return 1 if incomplete else 0
+
+
+def _last_failure(shot_key: str) -> str:
+    """Why the latest failed run of a shot failed, in one line."""
+    import dagster as dg
+
+    instance = _session()[1]
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(tags={"dagster/partition": shot_key}, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1
+    )
+    if not runs:
+        return "not rendered yet"
+    for entry in instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        return f"failed: {_failure_message(entry.dagster_event.event_specific_data)}"
+    return "failed"
+
+
+def rerender(film_key: str, shot: str | None, failed: bool, out: Path, jobs: int) -> Path:
+    """Render again just the chosen shots (one, or every shot without a good clip), then the film."""
+    from dagster import AssetPartitionStatus
+
+    plan, statuses = _film_state(film_key)
+    known = [s.key for s in plan.shots]
+    if shot is not None and shot not in known:
+        raise UserInputError(f"shot {shot}: not a shot of {film_key}; `filmgen status {film_key}` lists them")
+    keys = (
+        [shot]
+        if shot
+        else [k for k in known if statuses["clip"].get(k) != AssetPartitionStatus.MATERIALIZED]
+        if failed
+        else known
+    )
+    _progress(f"film {film_key}: re-rendering {len(keys)} of {len(known)} shot(s)")
+    with _workers(jobs) as pool:
+        if keys:
+            _render_shots(pool, plan, keys)
+        return _assemble_and_export(film_key, out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="filmgen", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    jobs_default = min(4, os.cpu_count() or 1)
     render_cmd = commands.add_parser("render", help="render a story file into an MP4")
     render_cmd.add_argument("story", type=Path, help="a .txt, .md or .fountain story")
     render_cmd.add_argument("--profile", default="animatic", help="profile name (profiles/NAME.yaml) or YAML path")
-    render_cmd.add_argument("--out", type=Path, default=Path("out"), help="folder for the finished MP4")
     render_cmd.add_argument("--languages", help="comma-separated narration languages, e.g. en,hi")
-    render_cmd.add_argument(
-        "--jobs", type=int, default=min(4, os.cpu_count() or 1), help="shots rendered at once (default: CPUs, at most 4)"
-    )
+    status_cmd = commands.add_parser("status", help="each shot's state and quality checks")
+    status_cmd.add_argument("film", help="the film key, e.g. the-tide-clock")
+    rerender_cmd = commands.add_parser("rerender", help="render one shot or the failed shots again, then the film")
+    rerender_cmd.add_argument("film", help="the film key, e.g. the-tide-clock")
+    which = rerender_cmd.add_mutually_exclusive_group()
+    which.add_argument("--shot", help="one shot key")
+    which.add_argument("--failed", action="store_true", help="every shot without a good clip")
+    for command in (render_cmd, rerender_cmd):
+        command.add_argument("--out", type=Path, default=Path("out"), help="folder for the finished MP4")
+        command.add_argument(
+            "--jobs", type=int, default=jobs_default, help="shots rendered at once (default: CPUs, at most 4)"
+        )
     tiny_cmd = commands.add_parser(
         "tiny-models", help="write tiny random checkpoints of every studio backend and a profile using them"
     )
     tiny_cmd.add_argument("dir", type=Path)
     args = parser.parse_args(argv)
-    if args.command == "tiny-models":
-        from filmgen_dagster.tiny import write_tiny_models
-
-        print(write_tiny_models(args.dir))
-        return 0
-    languages = [code.strip() for code in args.languages.split(",") if code.strip()] if args.languages else None
     try:
-        print(render(args.story, args.profile, args.out, languages, max(1, args.jobs)))
+        if args.command == "tiny-models":
+            from filmgen_dagster.tiny import write_tiny_models
+
+            print(write_tiny_models(args.dir))
+        elif args.command == "status":
+            return status(args.film)
+        elif args.command == "rerender":
+            print(rerender(args.film, args.shot, args.failed, args.out, max(1, args.jobs)))
+        else:
+            languages = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
+            print(render(args.story, args.profile, args.out, languages, max(1, args.jobs)))
     except UserInputError as exc:
         print(f"filmgen: {exc}", file=sys.stderr)
         return 2
