@@ -13,7 +13,6 @@ import unicodedata
 
 FILM_KEY_MAX = 48
 SHOT_SEPARATOR = "__"
-_FILM_KEY = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _SHOT_KEY = re.compile(r"^(?P<film>[a-z0-9]+(?:-[a-z0-9]+)*)__s(?P<scene>\d{2,})-(?P<shot>\d{2,})$")
 
 
@@ -27,10 +26,6 @@ def slugify(title: str) -> str:
     if not slug:
         slug = "film-" + hashlib.sha256(title.encode()).hexdigest()[:8]
     return slug
-
-
-def is_film_key(key: str) -> bool:
-    return bool(_FILM_KEY.match(key)) and len(key) <= FILM_KEY_MAX + 4
 
 
 def shot_key(film_key: str, scene_number: int, shot_number: int) -> str:
