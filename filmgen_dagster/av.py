@@ -341,15 +341,14 @@ def extract_subtitles(path: Path, stream: int = 0) -> str:
     return raw.decode("utf-8")
 
 
-def sample_frames(path: Path, per_second: float, size: tuple[int, int] = (160, 90)) -> list[np.ndarray]:
-    """Small RGB frames every 1/``per_second`` seconds of the first video stream, in one decode pass."""
+def small_frames(path: Path, size: tuple[int, int] = (160, 90)) -> np.ndarray:
+    """Every frame of the first video stream, shrunk to ``size``, from one decode pass: (n, h, w, 3)."""
     width, height = size
     raw = _run(
-        "frame sampling",
+        "frame decode",
         [
             *_base_args(), "-i", _url(path), "-map", "0:v:0",
-            "-vf", f"fps={per_second:g},scale={width}:{height}", "-pix_fmt", "rgb24", "-f", "rawvideo", "-",
+            "-vf", f"scale={width}:{height}", "-pix_fmt", "rgb24", "-f", "rawvideo", "-",
         ],
     )  # fmt: skip
-    frames = np.frombuffer(raw, dtype=np.uint8).reshape(-1, height, width, 3)
-    return list(frames)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, height, width, 3)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from filmgen_dagster.av import count_frames, probe, sample_frames
+from filmgen_dagster.av import probe, small_frames
 from filmgen_dagster.backends.base import SAMPLE_RATE
 
 SAMPLES_PER_SECOND = 4
@@ -35,13 +35,14 @@ def clip_checks(
     flash_diff_max: float,
 ) -> list[CheckOutcome]:
     """Duration/fps, black or frozen picture, and sudden flashes, outside the scene fades."""
-    frames = count_frames(path)
     video = next(s for s in probe(path).streams if s.kind == "video")
-    samples = sample_frames(path, SAMPLES_PER_SECOND)
+    decoded = small_frames(path)
+    frames = len(decoded)
+    samples = decoded[:: max(1, round(fps / SAMPLES_PER_SECOND))]
     # Fades to and from black are intended: judge only the frames between them.
     first = int(np.ceil((fade_in_s + 0.1) * SAMPLES_PER_SECOND))
     last = len(samples) - int(np.ceil((fade_out_s + 0.1) * SAMPLES_PER_SECOND))
-    body = np.stack(samples[first:last] or samples).astype(np.float32)
+    body = (samples[first:last] if last > first else samples).astype(np.float32)
     luma = body.mean(axis=(1, 2, 3))
     diffs = np.abs(np.diff(body, axis=0)).mean(axis=(1, 2, 3)) if len(body) > 1 else np.zeros(1)
     return [
