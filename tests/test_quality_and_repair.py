@@ -121,12 +121,12 @@ def write_profile(tiny_models: Path, name: str, quality: dict, **backends: dict)
 
 
 def test_failing_render_is_rerolled_then_falls_back(tiny_models, render_first_shot):
-    # Random-weight video is noise: every frame jumps. The fallback's camera move over the
-    # storyboard keyframe is smooth.
+    # Random-weight video jumps between frames (about 12 here); the fallback's camera move over the
+    # storyboard keyframe changes about 6 per quarter second.
     profile = write_profile(
         tiny_models,
         "strict",
-        {"flash_diff_max": 20.0, "max_attempts": 3, "fallback": {"video": {"kind": "camera-moves"}}},
+        {"flash_diff_max": 9.0, "max_attempts": 3, "fallback": {"video": {"kind": "camera-moves"}}},
         image={"kind": "storyboard"},
         scorer=None,
     )
