@@ -152,3 +152,14 @@ def test_shot_fails_after_the_last_attempt_with_every_attempt_recorded(tiny_mode
     assert len(attempts) == 2 and attempts[0]["seed"] != attempts[1]["seed"]
     assert all(not a["passed"] and "clip_score" in a["scores"] for a in attempts)
     assert media.read_record("clip", f"{FILM}__s01-01", ClipRecord) is None
+
+
+def test_transient_failure_is_retried_with_backoff(tmp_path):
+    env = make_film_env(tmp_path)
+    result = filmgen(env, "render", str(STORY), "--out", str(env.out), FILMGEN_FAIL_SHOTS=f"{FILM}:1~transient")
+    assert result.returncode == 0, result.stderr
+    instance = env.instance()
+    (run,) = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": f"{FILM}__s01-01"}))
+    retries = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)
+    assert [entry.step_key for entry in retries] == ["clip"]
+    assert retries[0].dagster_event.event_specific_data.seconds_to_wait == 2

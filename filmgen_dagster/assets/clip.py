@@ -6,7 +6,7 @@ from PIL import Image
 from filmgen_dagster.assets.shot_narration import NARRATION_LEAD_S
 from filmgen_dagster.av import VIDEO_CODEC_ARGS, encode_frames
 from filmgen_dagster.domain import ClipRecord, KeyframeRecord, QualityAttempt, ShotNarrationRecord, ShotPrompt
-from filmgen_dagster.faults import is_transient, raise_if_injected
+from filmgen_dagster.faults import is_transient, raise_if_injected, retry_later
 from filmgen_dagster.film_records import plan_for_shot, registration, require
 from filmgen_dagster.partitions import across_sets, shots
 from filmgen_dagster.quality import REROLL_SEED_STEP, clip_checks
@@ -44,7 +44,10 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
     scene = plan.scene_of(shot)
     # Until this step succeeds the shot has no clip: the final cut never picks up an older one.
     media.delete_record("clip", key)
-    raise_if_injected(plan, shot)
+    try:
+        raise_if_injected(plan, shot, context.retry_number)
+    except TimeoutError as exc:
+        raise retry_later(context, exc) from exc
     prompt = require(media, "shot_prompt", key, ShotPrompt)
     frame_ref = require(media, "keyframe", key, KeyframeRecord).image
     narration = require(media, "shot_narration", key, ShotNarrationRecord)
@@ -91,7 +94,7 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
                     )
                 except Exception as exc:
                     if is_transient(exc):
-                        raise dg.RetryRequested(max_retries=2, seconds_to_wait=5) from exc
+                        raise retry_later(context, exc) from exc
                     raise
                 video_ref = media.put_file(tmp / "clip.mp4")
             media.remember("clip", inputs, video_ref)
@@ -168,3 +171,4 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
             )
         ],
     )
+

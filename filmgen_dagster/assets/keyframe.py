@@ -6,6 +6,7 @@ import dagster as dg
 from PIL import Image
 
 from filmgen_dagster.domain import KeyframeRecord, QualityAttempt, ShotPrompt
+from filmgen_dagster.faults import is_transient, retry_later
 from filmgen_dagster.film_records import plan_for_shot, registration, require
 from filmgen_dagster.partitions import shots
 from filmgen_dagster.quality import REROLL_SEED_STEP
@@ -50,7 +51,12 @@ def keyframe(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmS
         image_ref = media.recall("keyframe", inputs)
         cached = image_ref is not None
         if image_ref is None:
-            image = image_backend.render_keyframe(seeded, plan.width, plan.height)
+            try:
+                image = image_backend.render_keyframe(seeded, plan.width, plan.height)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise retry_later(context, exc) from exc
+                raise
             image_ref = media.put_bytes(_encode(image, "PNG"), ".png")
             media.remember("keyframe", inputs, image_ref)
         else:
