@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STORY ?= examples/tide-clock.md
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test dev bench install install-test system-deps clean
+.PHONY: demo test dev bench install install-test system-deps test-system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,23 @@ system-deps:
 	    exit 1; \
 	  fi; }
 
+# Chromium (Debian's, driven by the playwright package; never a browser download) is only for
+# tests/test_browser_ui.py.
+test-system-deps: system-deps
+	@[ -n "$$FILMGEN_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing: install it with 'sudo apt-get install chromium' (Debian/Ubuntu) or set FILMGEN_CHROMIUM to a Chromium executable, then run make again"; \
+	    exit 1; \
+	  fi; }
+
 install: $(BIN)/python system-deps
 	$(BIN)/pip install -q -e .
 
 # Tests prove the studio backends on tiny models, so they need the studio extra (CPU torch here).
-install-test: $(BIN)/python system-deps
+install-test: $(BIN)/python test-system-deps
 	$(BIN)/pip install -q -e '.[test,studio]' -c .ci/constraints.txt
 
 demo: install
