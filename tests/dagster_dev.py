@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import ROOT
+from conftest import EXAMPLES, ROOT, FilmEnv, make_film_env
 
 LOCATION = "filmgen_dagster"
 
@@ -21,6 +22,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def ui_environment(base: Path, story: str = "night-market.fountain") -> tuple[FilmEnv, dict[str, str]]:
+    """A fresh instance and a stories folder holding one example story, as `dagster dev` sees them."""
+    env = make_film_env(base)
+    env.home.mkdir(parents=True)
+    shutil.copyfile(ROOT / "dagster.yaml", env.home / "dagster.yaml")
+    stories = base / "stories"
+    stories.mkdir()
+    shutil.copyfile(EXAMPLES / story, stories / story)
+    return env, {**env.env, "FILMGEN_STORIES_DIR": str(stories)}
 
 
 class DagsterDev:

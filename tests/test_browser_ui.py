@@ -21,8 +21,8 @@ import pytest
 from playwright import sync_api
 from playwright.sync_api import expect
 
-from conftest import EXAMPLES, ROOT, make_film_env
-from dagster_dev import DagsterDev
+from conftest import ROOT
+from dagster_dev import DagsterDev, ui_environment
 
 FILM = "the-night-market"
 SHOTS = [f"{FILM}__s01-01", f"{FILM}__s01-02", f"{FILM}__s02-01"]
@@ -41,13 +41,8 @@ def chromium_executable() -> str:
 
 @pytest.fixture
 def dagster_ui(tmp_path):
-    env = make_film_env(tmp_path)
-    env.home.mkdir(parents=True)
-    shutil.copyfile(EXAMPLES.parent / "dagster.yaml", env.home / "dagster.yaml")
-    stories = tmp_path / "stories"
-    stories.mkdir()
-    shutil.copyfile(EXAMPLES / "night-market.fountain", stories / "night-market.fountain")
-    server = DagsterDev({**env.env, "FILMGEN_STORIES_DIR": str(stories)}, tmp_path / "dagster-dev.log")
+    env, variables = ui_environment(tmp_path)
+    server = DagsterDev(variables, tmp_path / "dagster-dev.log")
     try:
         server.start()
         yield env, server

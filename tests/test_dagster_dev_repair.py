@@ -3,13 +3,10 @@ failure as one failed partition, clear the fault, backfill the failed partition,
 
 from __future__ import annotations
 
-import shutil
-
 import dagster as dg
 import pytest
 
-from conftest import EXAMPLES, make_film_env
-from dagster_dev import DagsterDev
+from dagster_dev import DagsterDev, ui_environment
 from filmgen_dagster.jobs import SHOT_ASSETS
 
 FILM = "the-night-market"
@@ -18,13 +15,7 @@ FAILING = f"{FILM}__s01-02"
 
 @pytest.fixture
 def studio_ui(tmp_path):
-    env = make_film_env(tmp_path)
-    env.home.mkdir(parents=True)
-    shutil.copyfile(EXAMPLES.parent / "dagster.yaml", env.home / "dagster.yaml")
-    stories = tmp_path / "stories"
-    stories.mkdir()
-    shutil.copyfile(EXAMPLES / "night-market.fountain", stories / "night-market.fountain")
-    variables = {**env.env, "FILMGEN_STORIES_DIR": str(stories)}
+    env, variables = ui_environment(tmp_path)
     servers: list[DagsterDev] = []
 
     def start(**extra: str) -> DagsterDev:

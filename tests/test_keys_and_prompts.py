@@ -1,5 +1,4 @@
 from conftest import EXAMPLES
-from filmgen_dagster.assets.style_bible import CHARACTER_COLOURS  # noqa: F401  (module imports cleanly)
 from filmgen_dagster.backends.rules_planner import RuleBasedPlanner
 from filmgen_dagster.domain import CharacterSheet, StyleBible
 from filmgen_dagster.keys import film_of_shot, shot_key, slugify, stable_seed
