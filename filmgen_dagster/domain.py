@@ -114,6 +114,24 @@ class FilmPlan(BaseModel):
     planner: str
     scenes: list[Scene]
 
+    @classmethod
+    def for_story(
+        cls, story: Story, film_key: str, fps: int, width: int, height: int, planner: str, scenes: list[Scene]
+    ) -> FilmPlan:
+        """A plan that carries the story's title, style, languages and music hint."""
+        return cls(
+            film_key=film_key,
+            title=story.title,
+            style=story.style,
+            languages=story.languages,
+            fps=fps,
+            width=width,
+            height=height,
+            music=story.music,
+            planner=planner,
+            scenes=scenes,
+        )
+
     @property
     def shots(self) -> list[Shot]:
         return [shot for scene in self.scenes for shot in scene.shots]

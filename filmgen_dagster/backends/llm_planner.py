@@ -13,7 +13,7 @@ import torch
 from pydantic import BaseModel, Field, ValidationError
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from filmgen_dagster.backends.rules_planner import MAX_SHOT_S, MIN_SHOT_S, RuleBasedPlanner
+from filmgen_dagster.backends.rules_planner import MAX_SHOT_S, MIN_SHOT_S, RuleBasedPlanner, clamp_shot_seconds
 from filmgen_dagster.backends.torch_common import load_model, model_id, resolve_device, resolve_dtype
 from filmgen_dagster.domain import (
     CameraMove,
@@ -194,7 +194,7 @@ class LlmPlanner:
                         for lang, lines in shot.narration.items()
                         if lang in story.languages and lines
                     },
-                    planned_duration_s=round(min(MAX_SHOT_S, max(MIN_SHOT_S, shot.duration_s)), 2),
+                    planned_duration_s=clamp_shot_seconds(shot.duration_s),
                     characters=shot.characters,
                     framing=shot.framing,
                     camera=shot.camera,
@@ -205,15 +205,4 @@ class LlmPlanner:
                 for index, shot in enumerate(scene.shots, start=1)
             ]
             scenes.append(Scene(number=number, heading=source.heading, mood=scene.mood, shots=shots))
-        return FilmPlan(
-            film_key=film_key,
-            title=story.title,
-            style=story.style,
-            languages=story.languages,
-            fps=fps,
-            width=width,
-            height=height,
-            music=story.music,
-            planner=self.backend_id,
-            scenes=scenes,
-        )
+        return FilmPlan.for_story(story, film_key, fps, width, height, self.backend_id, scenes)

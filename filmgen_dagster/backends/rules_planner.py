@@ -42,6 +42,10 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
+def clamp_shot_seconds(seconds: float) -> float:
+    return round(min(MAX_SHOT_S, max(MIN_SHOT_S, seconds)), 2)
+
+
 def spoken_seconds(text: str) -> float:
     return len(text.split()) / WORDS_PER_SECOND
 
@@ -128,7 +132,7 @@ class RuleBasedPlanner:
                         number_in_scene=number,
                         visual=visual,
                         narration={lang: lines for lang, lines in narration.items() if lang in story.languages},
-                        planned_duration_s=round(min(MAX_SHOT_S, max(MIN_SHOT_S, seconds + 0.8)), 2),
+                        planned_duration_s=clamp_shot_seconds(seconds + 0.8),
                         characters=characters,
                         framing=framing,
                         camera=camera,
@@ -137,18 +141,7 @@ class RuleBasedPlanner:
                     )
                 )
             scenes.append(Scene(number=scene_number, heading=story_scene.heading, mood=mood, shots=shots))
-        return FilmPlan(
-            film_key=film_key,
-            title=story.title,
-            style=story.style,
-            languages=story.languages,
-            fps=fps,
-            width=width,
-            height=height,
-            music=story.music,
-            planner=self.backend_id,
-            scenes=scenes,
-        )
+        return FilmPlan.for_story(story, film_key, fps, width, height, self.backend_id, scenes)
 
     def _draft_shots(
         self, blocks: list[StoryBlock], names: list[str]
