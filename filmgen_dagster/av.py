@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import lru_cache
@@ -92,8 +92,12 @@ def encode_frames(
     n_frames: int,
     fade_in_s: float = 0.0,
     fade_out_s: float = 0.0,
+    observe: Callable[[int, np.ndarray], None] | None = None,
 ) -> None:
     """Encode exactly ``n_frames`` HxWx3 uint8 RGB frames to a silent H.264 MP4.
+
+    ``observe(index, frame)`` sees each valid frame on its way to the encoder (quality checks sample
+    them there instead of decoding the clip again).
 
     The fade-out ends on the last frame's timestamp, so the clip's last frame is fully black just as
     its first one is with a fade-in.
@@ -138,6 +142,8 @@ def encode_frames(
             for frame in chain([first], it):
                 if frame.shape != first.shape or frame.dtype != np.uint8:
                     raise ValueError(f"frame {written} is {frame.shape} {frame.dtype}, expected {first.shape} uint8")
+                if observe is not None:
+                    observe(written, frame)
                 # Hand the array's buffer straight to the pipe: no per-frame bytes copy.
                 proc.stdin.write(np.ascontiguousarray(frame).data)
                 written += 1
@@ -282,11 +288,11 @@ def probe(path: Path) -> MediaInfo:
 
 
 def count_frames(path: Path) -> int:
-    """Number of frames in the first video stream, by decoding it."""
+    """Number of frames in the first video stream, counted as packets by stream copy (no decoding)."""
     out = _run(
         "frame count",
         [
-            *_base_args(), "-i", _url(path), "-map", "0:v:0", "-fps_mode", "passthrough",
+            *_base_args(), "-i", _url(path), "-map", "0:v:0", "-c", "copy",
             "-progress", "pipe:1", "-nostats", "-f", "null", "-",
         ],
     )  # fmt: skip
@@ -341,14 +347,15 @@ def extract_subtitles(path: Path, stream: int = 0) -> str:
     return raw.decode("utf-8")
 
 
-def small_frames(path: Path, size: tuple[int, int] = (160, 90)) -> np.ndarray:
-    """Every frame of the first video stream, shrunk to ``size``, from one decode pass: (n, h, w, 3)."""
+def small_frames(path: Path, every: int = 1, size: tuple[int, int] = (160, 90)) -> np.ndarray:
+    """Every ``every``-th frame of the first video stream, shrunk to ``size``, in one decode pass."""
     width, height = size
     raw = _run(
         "frame decode",
         [
             *_base_args(), "-i", _url(path), "-map", "0:v:0",
-            "-vf", f"scale={width}:{height}", "-pix_fmt", "rgb24", "-f", "rawvideo", "-",
+            "-vf", f"select=not(mod(n\\,{every})),scale={width}:{height}", "-fps_mode", "passthrough",
+            "-pix_fmt", "rgb24", "-f", "rawvideo", "-",
         ],
     )  # fmt: skip
     return np.frombuffer(raw, dtype=np.uint8).reshape(-1, height, width, 3)

@@ -15,11 +15,12 @@ from filmgen_dagster.sensors import (
     shot_partitions_sensor,
     stories_sensor,
 )
-from filmgen_dagster.settings import media_root
+from filmgen_dagster.settings import media_root, relax_sqlite_durability
 
 
 def build_definitions() -> dg.Definitions:
     """Definitions bound to the current environment (DAGSTER_HOME, FILMGEN_MEDIA_ROOT, FILMGEN_PROFILE)."""
+    relax_sqlite_durability()
     return dg.Definitions(
         assets=dg.load_assets_from_package_module(assets),
         jobs=[film_setup_job, shot_job, film_assembly_job],

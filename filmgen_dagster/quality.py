@@ -7,13 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
-from filmgen_dagster.av import probe, small_frames
+from PIL import Image
+
+from filmgen_dagster.av import count_frames, probe, small_frames
 from filmgen_dagster.backends.base import SAMPLE_RATE
 
 SAMPLES_PER_SECOND = 4
 # Re-rolls move the seed by a prime so attempt seeds never collide with another shot's first seed.
 REROLL_SEED_STEP = 7919
 SPEECH_BLOCK_S = 0.05
+SAMPLE_SIZE = (160, 90)
 
 
 @dataclass(frozen=True)
@@ -24,8 +27,26 @@ class CheckOutcome:
     description: str
 
 
+def sample_stride(fps: int) -> int:
+    """Checks look at SAMPLES_PER_SECOND frames of each second: every ``sample_stride``-th frame."""
+    return max(1, round(fps / SAMPLES_PER_SECOND))
+
+
+class FrameSampler:
+    """Small copies of the frames the checks look at, taken as a clip's frames stream to the encoder."""
+
+    def __init__(self, fps: int) -> None:
+        self.stride = sample_stride(fps)
+        self.samples: list[np.ndarray] = []
+
+    def observe(self, index: int, frame: np.ndarray) -> None:
+        if index % self.stride == 0:
+            self.samples.append(np.asarray(Image.fromarray(frame).resize(SAMPLE_SIZE, Image.Resampling.BOX)))
+
+
 def clip_checks(
     path: Path,
+    samples: list[np.ndarray] | None,
     expected_frames: int,
     fps: int,
     fade_in_s: float,
@@ -34,11 +55,16 @@ def clip_checks(
     frozen_diff_min: float,
     flash_diff_max: float,
 ) -> list[CheckOutcome]:
-    """Duration/fps, black or frozen picture, and sudden flashes, outside the scene fades."""
+    """Duration/fps, black or frozen picture, and sudden flashes, outside the scene fades.
+
+    ``samples`` are the sampled frames of a clip just rendered (see FrameSampler); for a clip made
+    earlier they are decoded from the file.
+    """
     video = next(s for s in probe(path).streams if s.kind == "video")
-    decoded = small_frames(path)
-    frames = len(decoded)
-    samples = decoded[:: max(1, round(fps / SAMPLES_PER_SECOND))]
+    frames = count_frames(path)
+    if samples is None:
+        samples = small_frames(path, every=sample_stride(fps), size=SAMPLE_SIZE)
+    samples = np.asarray(samples)
     # Fades to and from black are intended: judge only the frames between them.
     first = int(np.ceil((fade_in_s + 0.1) * SAMPLES_PER_SECOND))
     last = len(samples) - int(np.ceil((fade_out_s + 0.1) * SAMPLES_PER_SECOND))

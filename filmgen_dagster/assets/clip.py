@@ -9,7 +9,7 @@ from filmgen_dagster.domain import ClipRecord, KeyframeRecord, QualityAttempt, S
 from filmgen_dagster.faults import is_transient, raise_if_injected, retry_later
 from filmgen_dagster.film_records import plan_for_shot, registration, require
 from filmgen_dagster.partitions import across_sets, shots
-from filmgen_dagster.quality import REROLL_SEED_STEP, clip_checks
+from filmgen_dagster.quality import REROLL_SEED_STEP, FrameSampler, clip_checks
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
 
@@ -81,7 +81,8 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
         }
         video_ref = media.recall("clip", inputs)
         cached = video_ref is not None
-        if video_ref is None:
+        sampler = FrameSampler(plan.fps)
+        if not cached:
             with media.scratch() as tmp:
                 try:
                     encode_frames(
@@ -91,6 +92,7 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
                         n_frames=n_frames,
                         fade_in_s=SCENE_FADE_S if fade_in else 0.0,
                         fade_out_s=SCENE_FADE_S if fade_out else 0.0,
+                        observe=sampler.observe,
                     )
                 except Exception as exc:
                     if is_transient(exc):
@@ -100,6 +102,7 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
             media.remember("clip", inputs, video_ref)
         outcomes = clip_checks(
             media.local_path(video_ref),
+            None if cached else sampler.samples,
             n_frames,
             plan.fps,
             SCENE_FADE_S if fade_in else 0.0,
