@@ -23,6 +23,7 @@ from typing import Literal
 
 import imageio_ffmpeg
 import numpy as np
+from PIL import Image
 
 from filmgen_dagster.domain import ISO_639_2, LANGUAGE_NAMES
 
@@ -85,16 +86,88 @@ def _atomic_output(out: Path) -> Iterator[Path]:
 # ---------------------------------------------------------------- writing
 
 
+# BT.709 luma weights; limited ("tv") range puts luma in 16..235 and chroma in 16..240.
+_KR, _KB = 0.2126, 0.0722
+_KG = 1.0 - _KR - _KB
+
+
+@dataclass(frozen=True)
+class Yuv420Frame:
+    """A picture as 8-bit Y, U and V planes, chroma at half width and height, BT.709 limited range.
+
+    It is what the encoder stores, so a backend that can make its frames this way (the camera moves
+    do) spares a colour conversion per frame; RGB frames are converted by FFmpeg instead.
+    """
+
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.y.shape[1], self.y.shape[0]
+
+    def to_rgb(self, size: tuple[int, int] | None = None) -> np.ndarray:
+        """The picture as HxWx3 uint8 RGB, optionally area-shrunk to ``size`` (width, height) first."""
+        size = size or self.size
+        y, u, v = (
+            np.asarray(Image.fromarray(plane).resize(size, Image.Resampling.BOX), dtype=np.float32)
+            for plane in (self.y, self.u, self.v)
+        )
+        luma = (y - 16.0) * 255.0 / 219.0
+        pb, pr = (u - 128.0) * 255.0 / 224.0, (v - 128.0) * 255.0 / 224.0
+        r = luma + 2.0 * (1.0 - _KR) * pr
+        b = luma + 2.0 * (1.0 - _KB) * pb
+        g = (luma - _KR * r - _KB * b) / _KG
+        return np.clip(np.rint(np.stack([r, g, b], axis=-1)), 0, 255).astype(np.uint8)
+
+
+def rgb_to_yuv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Full-resolution BT.709 limited-range Y, U, V planes (uint8) of an HxWx3 RGB picture."""
+    r, g, b = (rgb[..., channel].astype(np.float32) for channel in range(3))
+    luma = _KR * r + _KG * g + _KB * b
+    planes = (
+        16.0 + luma * 219.0 / 255.0,
+        128.0 + (b - luma) / (2.0 * (1.0 - _KB)) * 224.0 / 255.0,
+        128.0 + (r - luma) / (2.0 * (1.0 - _KR)) * 224.0 / 255.0,
+    )
+    return tuple(np.clip(np.rint(plane), 0, 255).astype(np.uint8) for plane in planes)
+
+
+Frame = np.ndarray | Yuv420Frame
+
+
+def _frame_format(frame: Frame) -> tuple[str, tuple[int, int]]:
+    """(FFmpeg pixel format, (width, height)) of a frame; ValueError if it is neither kind."""
+    if isinstance(frame, Yuv420Frame):
+        width, height = frame.size
+        chroma = ((height + 1) // 2, (width + 1) // 2)
+        planes = (frame.y, frame.u, frame.v)
+        if all(p.dtype == np.uint8 for p in planes) and frame.u.shape == frame.v.shape == chroma:
+            return "yuv420p", (width, height)
+        raise ValueError(f"YUV 4:2:0 planes must be uint8 with chroma {chroma}, got {frame.u.shape}")
+    if frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8:
+        return "rgb24", (frame.shape[1], frame.shape[0])
+    raise ValueError(f"frames must be HxWx3 uint8 RGB or Yuv420Frame, got {frame.shape} {frame.dtype}")
+
+
+def _frame_buffers(frame: Frame) -> Iterator[memoryview]:
+    # Hand the arrays' buffers straight to the pipe: no per-frame bytes copy.
+    planes = (frame.y, frame.u, frame.v) if isinstance(frame, Yuv420Frame) else (frame,)
+    for plane in planes:
+        yield np.ascontiguousarray(plane).data
+
+
 def encode_frames(
-    frames: Iterable[np.ndarray],
+    frames: Iterable[Frame],
     out: Path,
     fps: int,
     n_frames: int,
     fade_in_s: float = 0.0,
     fade_out_s: float = 0.0,
-    observe: Callable[[int, np.ndarray], None] | None = None,
+    observe: Callable[[int, Frame], None] | None = None,
 ) -> None:
-    """Encode exactly ``n_frames`` HxWx3 uint8 RGB frames to a silent H.264 MP4.
+    """Encode exactly ``n_frames`` frames (HxWx3 uint8 RGB arrays, or Yuv420Frame) to a silent H.264 MP4.
 
     ``observe(index, frame)`` sees each valid frame on its way to the encoder (quality checks sample
     them there instead of decoding the clip again).
@@ -108,9 +181,7 @@ def encode_frames(
     first = next(it, None)
     if first is None:
         raise ValueError("no frames to encode")
-    height, width = first.shape[:2]
-    if first.shape != (height, width, 3) or first.dtype != np.uint8:
-        raise ValueError(f"frames must be HxWx3 uint8 RGB, got {first.shape} {first.dtype}")
+    pix_fmt, (width, height) = _frame_format(first)
 
     filters = []
     if fade_in_s > 0:
@@ -118,15 +189,16 @@ def encode_frames(
     if fade_out_s > 0:
         start = max(0.0, (n_frames - 1) / fps - fade_out_s)
         filters.append(f"fade=t=out:st={start:.6f}:d={fade_out_s:.6f}")
-    # Convert with the BT.709 matrix and tag the stream as such, so players do not guess the colours of
-    # HD material (FFmpeg takes colour tags from the frames; -colorspace etc. are ignored here).
-    filters.append("scale=out_color_matrix=bt709:out_range=tv")
+    # RGB is converted with the BT.709 matrix; the stream is tagged as such either way, so players do
+    # not guess the colours of HD material (FFmpeg takes colour tags from the frames, not -colorspace).
+    if pix_fmt == "rgb24":
+        filters.append("scale=out_color_matrix=bt709:out_range=tv")
     filters.append("setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv")
 
     with _atomic_output(out) as tmp, tempfile.TemporaryFile() as err:
         args = [
             *_base_args(),
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps),
+            "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{width}x{height}", "-r", str(fps),
             "-i", "pipe:0",
             "-vf", ",".join(filters),
             "-frames:v", str(n_frames),
@@ -140,12 +212,13 @@ def encode_frames(
         written = 0
         try:
             for frame in chain([first], it):
-                if frame.shape != first.shape or frame.dtype != np.uint8:
-                    raise ValueError(f"frame {written} is {frame.shape} {frame.dtype}, expected {first.shape} uint8")
+                kind = _frame_format(frame)
+                if kind != (pix_fmt, (width, height)):
+                    raise ValueError(f"frame {written} is {kind}, the first was {pix_fmt} {width}x{height}")
                 if observe is not None:
                     observe(written, frame)
-                # Hand the array's buffer straight to the pipe: no per-frame bytes copy.
-                proc.stdin.write(np.ascontiguousarray(frame).data)
+                for buffer in _frame_buffers(frame):
+                    proc.stdin.write(buffer)
                 written += 1
         except BrokenPipeError:
             pass  # ffmpeg died; its exit status and stderr below say why

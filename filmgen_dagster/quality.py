@@ -9,7 +9,7 @@ import numpy as np
 
 from PIL import Image
 
-from filmgen_dagster.av import count_frames, probe, small_frames
+from filmgen_dagster.av import Frame, Yuv420Frame, count_frames, probe, small_frames
 from filmgen_dagster.backends.base import SAMPLE_RATE
 
 SAMPLES_PER_SECOND = 4
@@ -39,8 +39,12 @@ class FrameSampler:
         self.stride = sample_stride(fps)
         self.samples: list[np.ndarray] = []
 
-    def observe(self, index: int, frame: np.ndarray) -> None:
-        if index % self.stride == 0:
+    def observe(self, index: int, frame: Frame) -> None:
+        if index % self.stride != 0:
+            return
+        if isinstance(frame, Yuv420Frame):
+            self.samples.append(frame.to_rgb(SAMPLE_SIZE))
+        else:
             self.samples.append(np.asarray(Image.fromarray(frame).resize(SAMPLE_SIZE, Image.Resampling.BOX)))
 
 

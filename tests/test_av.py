@@ -20,6 +20,9 @@ from filmgen_dagster.av import (
     ffmpeg_exe,
     mux_final,
     probe,
+    rgb_to_yuv,
+    small_frames,
+    Yuv420Frame,
 )
 
 FPS = 24
@@ -92,6 +95,33 @@ def test_decode_frames_picks_the_frame_at_each_time(tmp_path: Path) -> None:
     encode_frames((bar_frame(i) for i in range(50)), out, FPS, 50)
     frames = decode_frames(out, [i / FPS for i in range(50)], size=(320, 90))
     assert [int(np.argmax(f[..., 0].mean(axis=0)) // 6) for f in frames] == list(range(50))
+
+
+def planar(rgb: np.ndarray) -> Yuv420Frame:
+    y, u, v = rgb_to_yuv(rgb)
+    return Yuv420Frame(y, u[::2, ::2].copy(), v[::2, ::2].copy())
+
+
+def test_yuv_frames_encode_to_the_same_colours_as_rgb(tmp_path: Path) -> None:
+    # Four colour bars; both input kinds must come back as the same colours (BT.709 both ways).
+    bars = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    for i, colour in enumerate([(200, 40, 40), (40, 180, 60), (30, 60, 210), (235, 225, 200)]):
+        bars[:, i * SIZE[0] // 4 : (i + 1) * SIZE[0] // 4] = colour
+    bars_yuv = planar(bars)
+    assert np.abs(bars_yuv.to_rgb().astype(np.int16) - bars).mean() < 3
+    encode_frames([bars] * 6, tmp_path / "rgb.mp4", FPS, 6)
+    encode_frames([bars_yuv] * 6, tmp_path / "yuv.mp4", FPS, 6)
+    from_rgb, from_yuv = (small_frames(tmp_path / f"{kind}.mp4")[0].astype(np.int16) for kind in ("rgb", "yuv"))
+    assert np.abs(from_yuv - from_rgb).mean() < 3
+    assert np.abs(from_yuv[:, 5] - [200, 40, 40]).max() < 12  # the red bar is still red
+    video = next(s for s in probe(tmp_path / "yuv.mp4").streams if s.kind == "video")
+    assert (video.width, video.height) == SIZE
+
+
+def test_encode_rejects_mixed_frame_kinds(tmp_path: Path) -> None:
+    rgb = next(moving_pattern(1))
+    with pytest.raises(ValueError, match="frame 1 is"):
+        encode_frames([planar(rgb), rgb], tmp_path / "mixed.mp4", FPS, 2)
 
 
 def test_encode_takes_only_n_frames_and_rejects_too_few(tmp_path: Path) -> None:

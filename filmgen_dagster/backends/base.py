@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
+from filmgen_dagster.av import Yuv420Frame
 from filmgen_dagster.domain import FilmPlan, Mood, ShotPrompt, Story
 
 SAMPLE_RATE = 48_000
@@ -45,8 +46,8 @@ class ImageBackend(Backend, Protocol):
 class VideoBackend(Backend, Protocol):
     def frames(
         self, keyframe: Image.Image, prompt: ShotPrompt, n_frames: int, fps: int
-    ) -> Iterator[np.ndarray]:
-        """Exactly ``n_frames`` frames at the keyframe's size."""
+    ) -> Iterator[np.ndarray | Yuv420Frame]:
+        """Exactly ``n_frames`` frames at the keyframe's size: HxWx3 uint8 RGB, or YUV 4:2:0 planes."""
         ...
 
 
