@@ -23,7 +23,7 @@ system-deps:
 	  fi; }
 
 # Chromium (Debian's, driven by the playwright package; never a browser download) is only for
-# tests/test_browser_ui.py.
+# tests/test_browser_ui.py; redis-server is the Celery broker of tests/test_celery_scale_out.py.
 test-system-deps: system-deps
 	@[ -n "$$FILMGEN_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -33,13 +33,22 @@ test-system-deps: system-deps
 	    echo "chromium is missing: install it with 'sudo apt-get install chromium' (Debian/Ubuntu) or set FILMGEN_CHROMIUM to a Chromium executable, then run make again"; \
 	    exit 1; \
 	  fi; }
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing redis-server with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else \
+	    echo "redis-server is missing: install it with 'sudo apt-get install redis-server' (Debian/Ubuntu) or 'brew install redis' (macOS), then run make again"; \
+	    exit 1; \
+	  fi; }
 
 install: $(BIN)/python system-deps
 	$(BIN)/pip install -q -e .
 
-# Tests prove the studio backends on tiny models, so they need the studio extra (CPU torch here).
+# Tests prove the studio backends on tiny models, so they need the studio extra (CPU torch here),
+# and the Celery and Kubernetes executors, so they need those extras too.
 install-test: $(BIN)/python test-system-deps
-	$(BIN)/pip install -q -e '.[test,studio]' -c .ci/constraints.txt
+	$(BIN)/pip install -q -e '.[test,studio,celery,k8s]' -c .ci/constraints.txt
 
 demo: install
 	$(BIN)/filmgen render $(STORY) --out out
