@@ -57,6 +57,7 @@ test: install-test
 	$(BIN)/python -m pytest
 
 dev: install
+	$(BIN)/filmgen gpu-pool
 	$(BIN)/dagster dev -w workspace.yaml
 
 bench: install
