@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from filmgen_dagster.errors import UserInputError
 from filmgen_dagster.settings import dagster_home
 
 GPU_POOL = "gpu"
@@ -51,7 +52,7 @@ def gpu_count() -> int:
     """
     if (forced := os.environ.get(GPU_COUNT_ENV, "").strip()) != "":
         if not forced.isdigit():
-            raise ValueError(f"{GPU_COUNT_ENV}={forced!r} is not a number; set it to how many GPUs to use, e.g. 2")
+            raise UserInputError(f"{GPU_COUNT_ENV}={forced!r} is not a number; set it to how many GPUs to use, e.g. 2")
         return int(forced)
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:

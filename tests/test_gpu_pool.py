@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, FilmEnv
+from filmgen_dagster.errors import UserInputError
 from filmgen_dagster.gpus import GPU_COUNT_ENV, GPU_POOL, gpu_count, gpu_lease
 from filmgen_dagster.profiles import BACKEND_KINDS, build_backends
 
@@ -59,7 +60,7 @@ def test_gpu_count_comes_from_the_override_or_the_visible_devices(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert gpu_count() == 0
     monkeypatch.setenv(GPU_COUNT_ENV, "two")
-    with pytest.raises(ValueError, match="FILMGEN_GPU_COUNT='two' is not a number"):
+    with pytest.raises(UserInputError, match="FILMGEN_GPU_COUNT='two' is not a number"):
         gpu_count()
 
 
