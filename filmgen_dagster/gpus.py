@@ -38,6 +38,8 @@ GPU_OP_TAGS = {
         },
     },
 }
+# What makes an asset a GPU step: `@dg.asset(..., **GPU_STEP)`.
+GPU_STEP = {"pool": GPU_POOL, "op_tags": GPU_OP_TAGS}
 # Overrides detection: a machine's GPUs reserved for other work, or tests without a GPU.
 GPU_COUNT_ENV = "FILMGEN_GPU_COUNT"
 _WAIT_S = 0.2

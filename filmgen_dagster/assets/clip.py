@@ -8,7 +8,7 @@ from filmgen_dagster.av import VIDEO_CODEC_ARGS, encode_frames
 from filmgen_dagster.domain import ClipRecord, KeyframeRecord, QualityAttempt, ShotNarrationRecord, ShotPrompt
 from filmgen_dagster.faults import is_transient, raise_if_injected, retry_later
 from filmgen_dagster.film_records import plan_for_shot, registration, require
-from filmgen_dagster.gpus import GPU_OP_TAGS, GPU_POOL, gpu_lease
+from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import across_sets, shots
 from filmgen_dagster.quality import REROLL_SEED_STEP, clip_checks
 from filmgen_dagster.resources.media_store import MediaStore
@@ -29,8 +29,7 @@ CHECKS = (
     partitions_def=shots,
     group_name="shot",
     deps=["keyframe", "shot_narration", across_sets("scene_plan")],
-    pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
+    **GPU_STEP,
     kinds={"python"},
     check_specs=[dg.AssetCheckSpec(name, asset="clip", blocking=True) for name in CHECKS],
 )

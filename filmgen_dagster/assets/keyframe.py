@@ -8,7 +8,7 @@ from PIL import Image
 from filmgen_dagster.domain import KeyframeRecord, QualityAttempt, ShotPrompt
 from filmgen_dagster.faults import is_transient, retry_later
 from filmgen_dagster.film_records import plan_for_shot, registration, require
-from filmgen_dagster.gpus import GPU_OP_TAGS, GPU_POOL, gpu_lease
+from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import shots
 from filmgen_dagster.quality import REROLL_SEED_STEP
 from filmgen_dagster.resources.media_store import MediaStore
@@ -21,8 +21,7 @@ THUMBNAIL_WIDTH = 320
     partitions_def=shots,
     group_name="shot",
     deps=["shot_prompt"],
-    pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
+    **GPU_STEP,
     kinds={"python"},
     check_specs=[dg.AssetCheckSpec("prompt_similarity", asset="keyframe", blocking=True)],
 )

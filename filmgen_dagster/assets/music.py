@@ -7,20 +7,13 @@ from filmgen_dagster.audio import duck, read_wav, rms_dbfs, write_wav
 from filmgen_dagster.backends.base import MusicCue
 from filmgen_dagster.domain import FilmPlan, MusicRecord, NarrationRecord
 from filmgen_dagster.film_records import registration, require
-from filmgen_dagster.gpus import GPU_OP_TAGS, GPU_POOL, gpu_lease
+from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import films
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
 
 
-@dg.asset(
-    partitions_def=films,
-    group_name="film",
-    deps=["narration"],
-    pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
-    kinds={"python"},
-)
+@dg.asset(partitions_def=films, group_name="film", deps=["narration"], kinds={"python"}, **GPU_STEP)
 def music(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
     """A score following each scene's mood, crossfaded between scenes and ducked under the narration."""
     with gpu_lease() as device:

@@ -8,7 +8,7 @@ import soundfile
 from filmgen_dagster.audio import silence, write_wav
 from filmgen_dagster.domain import ShotNarrationRecord, SpeechTake
 from filmgen_dagster.film_records import bible_for_shot, plan_for_shot, registration
-from filmgen_dagster.gpus import GPU_OP_TAGS, GPU_POOL, gpu_lease
+from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import across_sets, shots
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
@@ -24,8 +24,7 @@ MIN_SHOT_S = 2.0
     partitions_def=shots,
     group_name="shot",
     deps=[across_sets("scene_plan"), across_sets("style_bible")],
-    pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
+    **GPU_STEP,
     kinds={"python"},
 )
 def shot_narration(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
