@@ -11,35 +11,37 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# espeak-ng speaks English and Hindi offline; installed with apt when we are root.
+# $(call apt_or_explain,PACKAGE,HOW TO INSTALL IT BY HAND), after a `||`: apt-get installs PACKAGE
+# when we are root; otherwise one line says what to install.
+apt_or_explain = { \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+    echo "installing $(1) with apt-get"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; \
+  else \
+    echo "$(1) is missing: install it with $(2), then run make again"; \
+    exit 1; \
+  fi; }
+
+# espeak-ng speaks English and Hindi offline.
 system-deps:
-	@command -v espeak-ng >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing espeak-ng with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
-	  else \
-	    echo "espeak-ng is missing: install it with 'sudo apt-get install espeak-ng' (Debian/Ubuntu) or 'brew install espeak-ng' (macOS), then run make again"; \
-	    exit 1; \
-	  fi; }
+	@command -v espeak-ng >/dev/null 2>&1 || \
+	  $(call apt_or_explain,espeak-ng,'sudo apt-get install espeak-ng' (Debian/Ubuntu) or 'brew install espeak-ng' (macOS))
 
 # Chromium (Debian's, driven by the playwright package; never a browser download) is only for
-# tests/test_browser_ui.py.
+# tests/test_browser_ui.py; redis-server is the Celery broker of tests/test_celery_scale_out.py.
 test-system-deps: system-deps
-	@[ -n "$$FILMGEN_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else \
-	    echo "chromium is missing: install it with 'sudo apt-get install chromium' (Debian/Ubuntu) or set FILMGEN_CHROMIUM to a Chromium executable, then run make again"; \
-	    exit 1; \
-	  fi; }
+	@[ -n "$$FILMGEN_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || \
+	  $(call apt_or_explain,chromium,'sudo apt-get install chromium' (Debian/Ubuntu) or set FILMGEN_CHROMIUM to a Chromium executable)
+	@command -v redis-server >/dev/null 2>&1 || \
+	  $(call apt_or_explain,redis-server,'sudo apt-get install redis-server' (Debian/Ubuntu) or 'brew install redis' (macOS))
 
 install: $(BIN)/python system-deps
 	$(BIN)/pip install -q -e .
 
-# Tests prove the studio backends on tiny models, so they need the studio extra (CPU torch here).
+# Tests prove the studio backends on tiny models, so they need the studio extra (CPU torch here),
+# and the Celery and Kubernetes executors, so they need those extras too.
 install-test: $(BIN)/python test-system-deps
-	$(BIN)/pip install -q -e '.[test,studio]' -c .ci/constraints.txt
+	$(BIN)/pip install -q -e '.[test,studio,celery,k8s]' -c .ci/constraints.txt
 
 demo: install
 	$(BIN)/filmgen render $(STORY) --out out
@@ -48,6 +50,7 @@ test: install-test
 	$(BIN)/python -m pytest
 
 dev: install
+	$(BIN)/filmgen gpu-pool
 	$(BIN)/dagster dev -w workspace.yaml
 
 bench: install

@@ -144,17 +144,28 @@ def _assemble_and_export(film_key: str, out: Path) -> Path:
     return target
 
 
+def gpu_pool() -> str:
+    """Size the `gpu` pool to this machine's GPUs unless it has a limit already; describe it."""
+    from filmgen_dagster.gpus import GPU_POOL, ensure_gpu_pool_limit
+    from filmgen_dagster.settings import prepare_dagster_home
+
+    prepare_dagster_home()
+    limit = ensure_gpu_pool_limit(_session()[1])
+    if limit is None:
+        return f"pool {GPU_POOL}: unlimited (no GPU found; GPU steps run on CPUs)"
+    return f"pool {GPU_POOL}: {limit} slot(s)"
+
+
 def render(story: Path, profile: str, out: Path, languages: list[str] | None, jobs: int) -> Path:
     from filmgen_dagster.domain import FilmPlan
     from filmgen_dagster.profiles import load_profile
     from filmgen_dagster.registry import register_film, sync_shot_partitions
-    from filmgen_dagster.settings import prepare_dagster_home
     from filmgen_dagster.story_format import load_story
 
     # Validate before touching the instance: a rejected story leaves no trace anywhere.
     parsed = load_story(story, languages)
     load_profile(profile)
-    prepare_dagster_home()
+    _progress(gpu_pool())
     with _workers(jobs) as pool:
         defs, instance = _session()
         media = defs.resources["media"]
@@ -273,12 +284,17 @@ def main(argv: list[str] | None = None) -> int:
         "tiny-models", help="write tiny random checkpoints of every studio backend and a profile using them"
     )
     tiny_cmd.add_argument("dir", type=Path)
+    commands.add_parser(
+        "gpu-pool", help="give the Dagster `gpu` pool one slot per GPU (unless already set) and print its limit"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "tiny-models":
             from filmgen_dagster.tiny import write_tiny_models
 
             print(write_tiny_models(args.dir))
+        elif args.command == "gpu-pool":
+            print(gpu_pool())
         elif args.command == "status":
             return status(args.film)
         elif args.command == "rerender":

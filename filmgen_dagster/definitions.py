@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from filmgen_dagster import assets
+from filmgen_dagster.executors import selected_executor
 from filmgen_dagster.jobs import film_assembly_job, film_setup_job, shot_job
 from filmgen_dagster.profiles import DEFAULT_PROFILE
 from filmgen_dagster.resources.media_store import MediaStore
@@ -19,13 +20,14 @@ from filmgen_dagster.settings import media_root, relax_sqlite_durability
 
 
 def build_definitions() -> dg.Definitions:
-    """Definitions bound to the current environment (DAGSTER_HOME, FILMGEN_MEDIA_ROOT, FILMGEN_PROFILE)."""
+    """Definitions bound to the current environment (DAGSTER_HOME, FILMGEN_MEDIA_ROOT, FILMGEN_PROFILE,
+    FILMGEN_EXECUTOR)."""
     relax_sqlite_durability()
     return dg.Definitions(
         assets=dg.load_assets_from_package_module(assets),
         jobs=[film_setup_job, shot_job, film_assembly_job],
         sensors=[stories_sensor, film_setup_automation, shot_partitions_sensor, film_assembly_sensor],
-        executor=dg.in_process_executor,
+        executor=selected_executor(),
         resources={
             "media": MediaStore(root=str(media_root())),
             "studio": FilmStudio(default_profile=os.environ.get("FILMGEN_PROFILE", DEFAULT_PROFILE)),

@@ -1,7 +1,8 @@
 """The three stages a film renders in: set-up (per film), shots (per shot), assembly (per film).
 
-Each run executes in one process: steps are short and sequential within a partition, a
-process per step would cost more in start-up than the work, and models load once per run.
+Runs use the code location's executor (executors.py). By default that is one process per run:
+steps are short and sequential within a partition, a process per step would cost more in start-up
+than the work, and models load once per run. Scaled out, each step runs where its tags send it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ def _stage_job(name: str, assets: tuple[str, ...], partitions_def: dg.Partitions
         name,
         selection=dg.AssetSelection.assets(*assets),
         partitions_def=partitions_def,
-        executor_def=dg.in_process_executor,
     )
 
 

@@ -6,6 +6,7 @@ Backends are imported lazily by kind, so the animatic profile never imports torc
 from __future__ import annotations
 
 import importlib
+import inspect
 import time
 from functools import cache
 from pathlib import Path
@@ -98,8 +99,8 @@ class Backends:
     the video model.
     """
 
-    def __init__(self, profile: Profile, ref: str) -> None:
-        self.profile, self._ref = profile, ref
+    def __init__(self, profile: Profile, ref: str, device: str | None = None) -> None:
+        self.profile, self._ref, self.device = profile, ref, device
         self._built: dict[str, Any] = {}
 
     def load(self, modality: str, fallback: bool = False) -> tuple[Any | None, float]:
@@ -112,7 +113,7 @@ class Backends:
             return self._built[key], 0.0
         started = time.perf_counter()
         spec = self.profile.quality.fallback.get(modality) if fallback else self.profile.backends.get(modality)
-        self._built[key] = _construct(modality, spec, self._ref) if spec else None
+        self._built[key] = _construct(modality, spec, self._ref, self.device) if spec else None
         return self._built[key], time.perf_counter() - started
 
     def __getattr__(self, modality: str) -> Any:
@@ -189,10 +190,13 @@ def _resolve_models(value: Any, base: Path, ref: str, modality: str) -> Any:
     return str(local)
 
 
-def _construct(modality: str, spec: BackendSpec, ref: str) -> Any:
+def _construct(modality: str, spec: BackendSpec, ref: str, device: str | None) -> Any:
     module_name, class_name = BACKEND_KINDS[modality][spec.kind].split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     options = spec.options
+    # A leased GPU replaces "pick one"; a device the profile names (cpu, cuda:1) is kept.
+    if device and options.get("device", "auto") in ("auto", "cuda") and "device" in inspect.signature(cls).parameters:
+        options["device"] = device
     if spec.kind == "storyboard":
         from filmgen_dagster.prompts import load_styles
 
@@ -204,6 +208,9 @@ def _construct(modality: str, spec: BackendSpec, ref: str) -> Any:
 
 
 @cache
-def build_backends(ref: str) -> Backends:
-    """One Backends per profile per process, so models stay loaded across shots."""
-    return Backends(load_profile(ref), ref)
+def build_backends(ref: str, device: str | None = None) -> Backends:
+    """One Backends per profile and device per process, so models stay loaded across shots.
+
+    ``device`` is the GPU leased for the step (see gpus.gpu_lease), or None to let each backend choose.
+    """
+    return Backends(load_profile(ref), ref, device)

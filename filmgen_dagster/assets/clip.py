@@ -8,6 +8,7 @@ from filmgen_dagster.av import VIDEO_CODEC_ARGS, encode_frames
 from filmgen_dagster.domain import ClipRecord, KeyframeRecord, QualityAttempt, ShotNarrationRecord, ShotPrompt
 from filmgen_dagster.faults import is_transient, raise_if_injected, retry_later
 from filmgen_dagster.film_records import plan_for_shot, registration, require
+from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import across_sets, shots
 from filmgen_dagster.quality import REROLL_SEED_STEP, FrameSampler, clip_checks
 from filmgen_dagster.resources.media_store import MediaStore
@@ -28,7 +29,7 @@ CHECKS = (
     partitions_def=shots,
     group_name="shot",
     deps=["keyframe", "shot_narration", across_sets("scene_plan")],
-    pool="gpu",
+    **GPU_STEP,
     kinds={"python"},
     check_specs=[dg.AssetCheckSpec(name, asset="clip", blocking=True) for name in CHECKS],
 )
@@ -38,6 +39,13 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
     A render that fails its quality checks is re-rendered with a new seed (the last attempt with
     the profile's fallback video backend, if it names one); the shot fails after the last attempt.
     """
+    with gpu_lease() as device:
+        return _clip(context, media, studio, device)
+
+
+def _clip(
+    context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio, device: str | None
+) -> dg.MaterializeResult:
     key = context.partition_key
     plan = plan_for_shot(media, key)
     shot = plan.shot(key)
@@ -51,7 +59,7 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
     prompt = require(media, "shot_prompt", key, ShotPrompt)
     frame_ref = require(media, "keyframe", key, KeyframeRecord).image
     narration = require(media, "shot_narration", key, ShotNarrationRecord)
-    backends = studio.backends(registration(media, plan.film_key).profile)
+    backends = studio.backends(registration(media, plan.film_key).profile, device)
     quality = backends.profile.quality
     n_frames = round(narration.final_duration_s * plan.fps)
     fade_in, fade_out = shot.number_in_scene == 1, shot.number_in_scene == len(scene.shots)
@@ -158,6 +166,7 @@ def clip(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudi
             "attempts": history,
             "backend": video.backend_id,
             "model_id": video.model_id,
+            "device": device or "auto",
             "cached": cached,
             "model_load_s": round(load_s, 3),
             "render_s": round(time.perf_counter() - started, 3),

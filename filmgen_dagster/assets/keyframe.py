@@ -8,6 +8,7 @@ from PIL import Image
 from filmgen_dagster.domain import KeyframeRecord, QualityAttempt, ShotPrompt
 from filmgen_dagster.faults import is_transient, retry_later
 from filmgen_dagster.film_records import plan_for_shot, registration, require
+from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import shots
 from filmgen_dagster.quality import REROLL_SEED_STEP
 from filmgen_dagster.resources.media_store import MediaStore
@@ -20,7 +21,7 @@ THUMBNAIL_WIDTH = 320
     partitions_def=shots,
     group_name="shot",
     deps=["shot_prompt"],
-    pool="gpu",
+    **GPU_STEP,
     kinds={"python"},
     check_specs=[dg.AssetCheckSpec("prompt_similarity", asset="keyframe", blocking=True)],
 )
@@ -30,10 +31,17 @@ def keyframe(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmS
     With a scorer in the profile, an image whose CLIP similarity to its prompt is below the
     profile's threshold is re-rendered with a new seed; the shot fails after the last attempt.
     """
+    with gpu_lease() as device:
+        return _keyframe(context, media, studio, device)
+
+
+def _keyframe(
+    context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio, device: str | None
+) -> dg.MaterializeResult:
     key = context.partition_key
     plan = plan_for_shot(media, key)
     prompt = require(media, "shot_prompt", key, ShotPrompt)
-    backends = studio.backends(registration(media, plan.film_key).profile)
+    backends = studio.backends(registration(media, plan.film_key).profile, device)
     quality = backends.profile.quality
     image_backend, load_s = backends.load("image")
     scorer, scorer_load_s = backends.load("scorer")
@@ -111,6 +119,7 @@ def keyframe(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmS
             "attempts": history,
             "backend": image_backend.backend_id,
             "model_id": image_backend.model_id,
+            "device": device or "auto",
             "cached": cached,
             "model_load_s": round(load_s, 3),
             "render_s": round(time.perf_counter() - started, 3),

@@ -7,18 +7,26 @@ from filmgen_dagster.audio import duck, read_wav, rms_dbfs, write_wav
 from filmgen_dagster.backends.base import MusicCue
 from filmgen_dagster.domain import FilmPlan, MusicRecord, NarrationRecord
 from filmgen_dagster.film_records import registration, require
+from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import films
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
 
 
-@dg.asset(partitions_def=films, group_name="film", deps=["narration"], kinds={"python"})
+@dg.asset(partitions_def=films, group_name="film", deps=["narration"], kinds={"python"}, **GPU_STEP)
 def music(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
     """A score following each scene's mood, crossfaded between scenes and ducked under the narration."""
+    with gpu_lease() as device:
+        return _music(context, media, studio, device)
+
+
+def _music(
+    context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio, device: str | None
+) -> dg.MaterializeResult:
     film_key = context.partition_key
     plan = require(media, "scene_plan", film_key, FilmPlan)
     narration = require(media, "narration", film_key, NarrationRecord)
-    composer, load_s = studio.backends(registration(media, film_key).profile).load("music")
+    composer, load_s = studio.backends(registration(media, film_key).profile, device).load("music")
     starts = {entry.shot_key: entry for entry in narration.timeline}
     cues = []
     for scene in plan.scenes:
@@ -65,6 +73,7 @@ def music(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStud
             "rms_dbfs": round(rms_dbfs(read_wav(media.local_path(score_ref))), 1),
             "backend": composer.backend_id,
             "model_id": composer.model_id,
+            "device": device or "auto",
             "compose_s": round(time.perf_counter() - started, 3),
             "model_load_s": round(load_s, 3),
         }

@@ -8,6 +8,7 @@ import soundfile
 from filmgen_dagster.audio import silence, write_wav
 from filmgen_dagster.domain import ShotNarrationRecord, SpeechTake
 from filmgen_dagster.film_records import bible_for_shot, plan_for_shot, registration
+from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import across_sets, shots
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
@@ -23,15 +24,23 @@ MIN_SHOT_S = 2.0
     partitions_def=shots,
     group_name="shot",
     deps=[across_sets("scene_plan"), across_sets("style_bible")],
+    **GPU_STEP,
     kinds={"python"},
 )
 def shot_narration(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
     """The shot's narration per language; the longest take sets the shot's length on the timeline."""
+    with gpu_lease() as device:
+        return _shot_narration(context, media, studio, device)
+
+
+def _shot_narration(
+    context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio, device: str | None
+) -> dg.MaterializeResult:
     key = context.partition_key
     plan = plan_for_shot(media, key)
     shot = plan.shot(key)
     bible = bible_for_shot(media, key)
-    speech, load_s = studio.backends(registration(media, plan.film_key).profile).load("speech")
+    speech, load_s = studio.backends(registration(media, plan.film_key).profile, device).load("speech")
     started = time.perf_counter()
     takes: dict[str, SpeechTake] = {}
     for language in plan.languages:
@@ -70,6 +79,7 @@ def shot_narration(context: dg.AssetExecutionContext, media: MediaStore, studio:
         "planned_duration_s": shot.planned_duration_s,
         "backend": speech.backend_id,
         "model_id": speech.model_id,
+        "device": device or "auto",
         "synthesis_s": round(time.perf_counter() - started, 3),
         "model_load_s": round(load_s, 3),
     }

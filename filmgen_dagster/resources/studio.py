@@ -12,8 +12,9 @@ class FilmStudio(dg.ConfigurableResource):
 
     default_profile: str = DEFAULT_PROFILE
 
-    def backends(self, profile: str | None = None) -> Backends:
-        return build_backends(profile or self.default_profile)
+    def backends(self, profile: str | None = None, device: str | None = None) -> Backends:
+        """``device``: the GPU the step leased (gpus.gpu_lease); model backends set to ``auto`` use it."""
+        return build_backends(profile or self.default_profile, device)
 
     def profile(self, ref: str | None = None) -> Profile:
         return load_profile(ref or self.default_profile)
