@@ -44,6 +44,8 @@ BACKEND_KINDS: dict[str, dict[str, str]] = {
     "translator": {"transformers-seq2seq": "filmgen_dagster.backends.seq2seq_translator:Seq2SeqTranslator"},
     "scorer": {"clip": "filmgen_dagster.backends.clip_scorer:ClipScorer"},
 }
+# Backends without model weights: cheap enough to build before any work, so bad options fail early.
+NO_MODEL_KINDS = frozenset({"rules", "storyboard", "camera-moves", "espeak-ng", "synth-score"})
 # Options that name models: local paths among them must exist before any work starts.
 MODEL_OPTIONS = ("model", "models")
 REQUIRED = ("planner", "image", "video", "speech", "music")
@@ -174,11 +176,12 @@ def load_profile(ref: str) -> Profile:
 
 def _resolve_models(value: Any, base: Path, ref: str, modality: str) -> Any:
     """Local model paths (absolute, ~, or ./ ../ relative to the profile) resolved and checked;
-    anything else is a hub id, checked when the model loads."""
+    anything else is a hub id, checked now when the hub is offline, else when the model loads."""
     if isinstance(value, dict):
         return {key: _resolve_models(v, base, ref, modality) for key, v in value.items()}
     text = str(value)
     if not text.startswith(("/", "./", "../", "~")):
+        _check_cached_when_offline(text, ref, modality)
         return text
     local = (base / Path(text).expanduser()).resolve()
     if not local.exists():
@@ -187,6 +190,18 @@ def _resolve_models(value: Any, base: Path, ref: str, modality: str) -> Any:
             "(e.g. `filmgen tiny-models DIR` for test models)"
         )
     return str(local)
+
+
+def _check_cached_when_offline(model: str, ref: str, modality: str) -> None:
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return  # without the studio extra the backend itself says what to install
+    if constants.HF_HUB_OFFLINE and not (Path(constants.HF_HUB_CACHE) / f"models--{model.replace('/', '--')}").is_dir():
+        raise ProfileError(
+            f"profile {ref}: {modality} model {model} is not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
+            "download it first or give a local folder"
+        )
 
 
 def _construct(modality: str, spec: BackendSpec, ref: str) -> Any:
@@ -199,7 +214,7 @@ def _construct(modality: str, spec: BackendSpec, ref: str) -> Any:
         options["styles"] = load_styles()
     try:
         return cls(**options)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ProfileError(f"profile {ref}: bad options for {modality} backend {spec.kind!r} ({exc})") from None
 
 
@@ -207,3 +222,13 @@ def _construct(modality: str, spec: BackendSpec, ref: str) -> Any:
 def build_backends(ref: str) -> Backends:
     """One Backends per profile per process, so models stay loaded across shots."""
     return Backends(load_profile(ref), ref)
+
+
+def check_profile(ref: str) -> Profile:
+    """Load the profile and build its backends that need no model, so that a bad option of theirs
+    stops a render before any work; model backends check their options when the model loads."""
+    backends = build_backends(ref)
+    for modality, spec in backends.profile.backends.items():
+        if spec is not None and spec.kind in NO_MODEL_KINDS:
+            backends.load(modality)
+    return backends.profile

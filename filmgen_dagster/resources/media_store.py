@@ -24,6 +24,7 @@ import dagster as dg
 from pydantic import BaseModel
 
 from filmgen_dagster.domain import MediaRef
+from filmgen_dagster.errors import StoreUnavailable
 
 M = TypeVar("M", bound=BaseModel)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -59,17 +60,30 @@ class MediaStore(dg.ConfigurableResource):
         return Path(self.root).expanduser().resolve()
 
     def _atomic_write(self, target: Path, write) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        """Write to a temp file beside ``target`` and rename it: readers see all of it or none of it,
+        even after a crash or a full disk."""
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        except OSError as exc:
+            raise self._unavailable(target, exc) from None
         try:
             with os.fdopen(fd, "wb") as handle:
                 write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise self._unavailable(target, exc) from None
             raise
+
+    def _unavailable(self, target: Path, exc: OSError) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"media store {self._root}: cannot write {target.relative_to(self._root)} ({exc.strerror or exc}); "
+            "free space or fix FILMGEN_MEDIA_ROOT, then render again (finished work is kept)"
+        )
 
     # ------------------------------------------------------------ media objects
 
@@ -103,8 +117,11 @@ class MediaStore(dg.ConfigurableResource):
     def scratch(self) -> Iterator[Path]:
         """A private temp folder on the store's filesystem, removed afterwards."""
         base = self._root / "tmp"
-        base.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(dir=base))
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            folder = Path(tempfile.mkdtemp(dir=base))
+        except OSError as exc:
+            raise self._unavailable(base, exc) from None
         try:
             yield folder
         finally:
