@@ -147,15 +147,18 @@ def _assemble_and_export(film_key: str, out: Path) -> Path:
 def render(
     story: Path, profile: str, out: Path, languages: list[str] | None, jobs: int, film_key: str | None = None
 ) -> Path:
-    from filmgen_dagster.domain import FilmPlan
     from filmgen_dagster.profiles import check_profile
-    from filmgen_dagster.registry import register_film, sync_shot_partitions
-    from filmgen_dagster.settings import prepare_dagster_home
     from filmgen_dagster.story_format import load_story
 
-    # Validate before touching the instance: a rejected story leaves no trace anywhere.
+    # Validate before touching the instance (or importing Dagster): a rejected story leaves no trace
+    # anywhere, and says so in a second.
     parsed = load_story(story, languages)
     check_profile(profile)
+
+    from filmgen_dagster.domain import FilmPlan
+    from filmgen_dagster.registry import register_film, sync_shot_partitions
+    from filmgen_dagster.settings import prepare_dagster_home
+
     prepare_dagster_home()
     with _workers(jobs) as pool:
         defs, instance = _session()
