@@ -56,8 +56,10 @@ def _session():
     import dagster as dg
 
     from filmgen_dagster.definitions import build_definitions
+    from filmgen_dagster.settings import instance_lock
 
-    return build_definitions(), dg.DagsterInstance.get()
+    with instance_lock():
+        return build_definitions(), dg.DagsterInstance.get()
 
 
 def _reopen_session() -> None:

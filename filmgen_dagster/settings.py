@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -38,5 +41,17 @@ def prepare_dagster_home() -> Path:
         template = next(
             p for p in (_PACKAGE.parent / "dagster.yaml", _PACKAGE / "_data" / "dagster.yaml") if p.is_file()
         )
-        shutil.copyfile(template, config)
+        # Renamed into place: a render starting at the same moment never reads half a file.
+        partial = home / f".dagster.yaml.{os.getpid()}"
+        shutil.copyfile(template, partial)
+        os.replace(partial, config)
     return home
+
+
+@contextmanager
+def instance_lock() -> Iterator[None]:
+    """Held while opening the instance: two renders starting on a fresh DAGSTER_HOME would both create
+    its SQLite tables, and one would fail ("table runs already exists")."""
+    with (prepare_dagster_home() / ".open.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
