@@ -176,12 +176,13 @@ def render(
 
 def render_report(report: Path, out: Path, jobs: int) -> Path:
     """Render a film again from its report: same story, profile, languages and film key (hence seeds)."""
-    from filmgen_dagster.reproduce import read_manifest, story_file
+    from filmgen_dagster.reproduce import read_manifest
+    from filmgen_dagster.resources.media_store import MediaStore
     from filmgen_dagster.settings import media_root
 
     manifest = read_manifest(report)
     _progress(f"reproducing {manifest.film_key} from {report.name} (story {manifest.story_hash[:12]})")
-    story = story_file(manifest, media_root())
+    story = MediaStore(root=str(media_root())).put_story_source(manifest.story_text, manifest.source_name)
     return render(story, manifest.profile, out, manifest.languages, jobs, manifest.film_key)
 
 

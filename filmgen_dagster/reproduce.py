@@ -1,4 +1,4 @@
-"""Render a film again from its report (``filmgen render --manifest REPORT.json``).
+"""Read a film's report for ``filmgen render --manifest REPORT.json``.
 
 The report carries the story text, the profile (by name or path, with the SHA-256 of its file), the
 languages and the film key (seeds derive from it), so the same code renders the same bytes.
@@ -40,14 +40,3 @@ def read_manifest(report: Path) -> FilmManifest:
         )
     return manifest
 
-
-def story_file(manifest: FilmManifest, media_root: Path) -> Path:
-    """The story under its own file name (the name decides format and default title), kept in the
-    media store by its hash so the registration can point at it for good."""
-    path = media_root / "sources" / manifest.story_hash / manifest.source_name
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.part")
-        tmp.write_bytes(manifest.story_text.encode())
-        tmp.replace(path)
-    return path

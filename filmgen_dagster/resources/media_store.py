@@ -4,6 +4,7 @@ Layout under ``root``:
   objects/ab/<sha256><ext>        media files (content-addressed, immutable)
   records/<kind>/<key>.json       what each asset produced for a partition (small JSON pointers)
   memo/<namespace>/<sha256>.json  input hash -> output record, so identical work is never redone
+  sources/<sha256>/<file name>    story texts of films rendered again from their reports
   tmp/                            scratch space on the same filesystem, so renames are atomic
 """
 
@@ -126,6 +127,16 @@ class MediaStore(dg.ConfigurableResource):
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def put_story_source(self, text: str, file_name: str) -> Path:
+        """A story's text under its own file name (which decides its format and default title)."""
+        data = text.encode()
+        target = self._root / "sources" / hashlib.sha256(data).hexdigest() / file_name
+        if target.parent.parent != self._root / "sources":
+            raise ValueError(f"unsafe story file name {file_name!r}")
+        if not target.is_file():
+            self._atomic_write(target, lambda dst: dst.write(data))
+        return target
 
     # ------------------------------------------------------------ records
 
