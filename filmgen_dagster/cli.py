@@ -165,7 +165,7 @@ def render(
     with _workers(jobs) as pool:
         defs, instance = _session()
         media = defs.resources["media"]
-        film_key = register_film(instance, media, story, parsed, profile, languages, film_key)
+        film_key = register_film(instance, media, story, parsed, profile, languages=languages, film_key=film_key)
         _progress(f"film {film_key}: {parsed.title!r} ({parsed.source_format}, {', '.join(parsed.languages)})")
         _run_here("film_setup_job", film_key, "story, scene plan, style bible")
         plan = media.read_record("scene_plan", film_key, FilmPlan)

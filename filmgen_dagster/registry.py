@@ -21,12 +21,11 @@ def register_film(
     story_path: Path,
     story: Story,
     profile: str,
-    languages: list[str] | None = None,
-    film_key: str | None = None,
+    **options,
 ) -> str:
     """Record a film whose story was parsed from ``story_path`` and whose profile is known to load,
-    and add its ``films`` partition. ``film_key`` keeps the key of a film rendered again from its report."""
-    film_key = record_registration(media, story_path, story, profile, languages, film_key)
+    and add its ``films`` partition; ``options`` are ``record_registration``'s."""
+    film_key = record_registration(media, story_path, story, profile, **options)
     instance.add_dynamic_partitions(films.name, [film_key])
     return film_key
 
@@ -39,7 +38,10 @@ def record_registration(
     languages: list[str] | None = None,
     film_key: str | None = None,
 ) -> str:
-    """Write what the ``story`` asset of a new (or re-registered) film reads; return its key."""
+    """Write what the ``story`` asset of a new (or re-registered) film reads; return its key.
+
+    ``languages`` overrides the story's own; ``film_key`` keeps the key of a film rendered again from
+    its report (its seeds derive from the key)."""
     source = story_path.expanduser().resolve()
     profile_path = resolve_profile_path(profile)
     # A profile shipped with the project is stored by name, so the film still renders after a move.
