@@ -28,7 +28,8 @@ from PIL import Image
 from filmgen_dagster.domain import ISO_639_2, LANGUAGE_NAMES
 
 # One x264 setting for every clip: identical codec parameters and a fixed GOP (no scene-cut keyframes)
-# are what allow the concat demuxer to join clips with stream copy.
+# are what allow the concat demuxer to join clips with stream copy. x264's output depends on its thread
+# count, which defaults to the number of CPUs: a fixed count makes clips byte-identical on any machine.
 VIDEO_CODEC_ARGS: list[str] = [
     "-c:v", "libx264",
     "-preset", "superfast",
@@ -37,8 +38,11 @@ VIDEO_CODEC_ARGS: list[str] = [
     "-g", "48",
     "-keyint_min", "48",
     "-sc_threshold", "0",
+    "-threads", "4",
     "-movflags", "+faststart",
 ]  # fmt: skip
+# Every MP4 we write: no FFmpeg version strings or creation time, so the same input gives the same bytes.
+BITEXACT_ARGS: list[str] = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"]
 
 _STDERR_TAIL_LINES = 15
 
@@ -204,6 +208,7 @@ def encode_frames(
             "-frames:v", str(n_frames),
             "-an",
             *VIDEO_CODEC_ARGS,
+            *BITEXACT_ARGS,
             "-f", "mp4", _url(tmp),
         ]  # fmt: skip
         # stderr goes to a file, not a pipe: an unread stderr pipe could fill up and deadlock the writer.
@@ -253,7 +258,7 @@ def concat_copy(clips: list[Path], out: Path) -> None:
             [
                 *_base_args(),
                 "-f", "concat", "-safe", "0", "-i", _url(list_file),
-                "-map", "0", "-c", "copy", "-movflags", "+faststart",
+                "-map", "0", "-c", "copy", "-movflags", "+faststart", *BITEXACT_ARGS,
                 "-f", "mp4", _url(tmp),
             ],
         )  # fmt: skip
@@ -294,7 +299,7 @@ def mux_final(
                 f"-disposition:{spec}", "default" if kind == "a" and i == 0 else "0",
             ]  # fmt: skip
     with _atomic_output(out) as tmp:
-        _run("mux", [*args, "-movflags", "+faststart", "-f", "mp4", _url(tmp)])
+        _run("mux", [*args, "-movflags", "+faststart", *BITEXACT_ARGS, "-f", "mp4", _url(tmp)])
 
 
 # ---------------------------------------------------------------- reading

@@ -56,8 +56,10 @@ def _session():
     import dagster as dg
 
     from filmgen_dagster.definitions import build_definitions
+    from filmgen_dagster.settings import instance_lock
 
-    return build_definitions(), dg.DagsterInstance.get()
+    with instance_lock():
+        return build_definitions(), dg.DagsterInstance.get()
 
 
 def _reopen_session() -> None:
@@ -156,26 +158,43 @@ def gpu_pool() -> str:
     return f"pool {GPU_POOL}: {limit} slot(s)"
 
 
-def render(story: Path, profile: str, out: Path, languages: list[str] | None, jobs: int) -> Path:
-    from filmgen_dagster.domain import FilmPlan
-    from filmgen_dagster.profiles import load_profile
-    from filmgen_dagster.registry import register_film, sync_shot_partitions
+def render(
+    story: Path, profile: str, out: Path, languages: list[str] | None, jobs: int, film_key: str | None = None
+) -> Path:
+    from filmgen_dagster.profiles import check_profile
     from filmgen_dagster.story_format import load_story
 
-    # Validate before touching the instance: a rejected story leaves no trace anywhere.
+    # Validate before touching the instance (or importing Dagster): a rejected story leaves no trace
+    # anywhere, and says so in a second.
     parsed = load_story(story, languages)
-    load_profile(profile)
+    check_profile(profile)
+
+    from filmgen_dagster.domain import FilmPlan
+    from filmgen_dagster.registry import register_film, sync_shot_partitions
+
     _progress(gpu_pool())
     with _workers(jobs) as pool:
         defs, instance = _session()
         media = defs.resources["media"]
-        film_key = register_film(instance, media, story, parsed, profile, languages)
+        film_key = register_film(instance, media, story, parsed, profile, languages=languages, film_key=film_key)
         _progress(f"film {film_key}: {parsed.title!r} ({parsed.source_format}, {', '.join(parsed.languages)})")
         _run_here("film_setup_job", film_key, "story, scene plan, style bible")
         plan = media.read_record("scene_plan", film_key, FilmPlan)
         sync_shot_partitions(instance, plan)
         _render_shots(pool, plan, [shot.key for shot in plan.shots])
         return _assemble_and_export(film_key, out)
+
+
+def render_report(report: Path, out: Path, jobs: int) -> Path:
+    """Render a film again from its report: same story, profile, languages and film key (hence seeds)."""
+    from filmgen_dagster.reproduce import read_manifest
+    from filmgen_dagster.resources.media_store import MediaStore
+    from filmgen_dagster.settings import media_root
+
+    manifest = read_manifest(report)
+    _progress(f"reproducing {manifest.film_key} from {report.name} (story {manifest.story_hash[:12]})")
+    story = MediaStore(root=str(media_root())).put_story_source(manifest.story_text, manifest.source_name)
+    return render(story, manifest.profile, out, manifest.languages, jobs, manifest.film_key)
 
 
 def _film_state(film_key: str):
@@ -265,7 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     jobs_default = min(4, os.cpu_count() or 1)
     render_cmd = commands.add_parser("render", help="render a story file into an MP4")
-    render_cmd.add_argument("story", type=Path, help="a .txt, .md or .fountain story")
+    render_cmd.add_argument("story", type=Path, nargs="?", help="a .txt, .md or .fountain story")
+    render_cmd.add_argument(
+        "--manifest", type=Path, help="render again from a <film>.report.json instead of a story (same bytes)"
+    )
     render_cmd.add_argument("--profile", default="animatic", help="profile name (profiles/NAME.yaml) or YAML path")
     render_cmd.add_argument("--languages", help="comma-separated narration languages, e.g. en,hi")
     status_cmd = commands.add_parser("status", help="each shot's state and quality checks")
@@ -299,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
             return status(args.film)
         elif args.command == "rerender":
             print(rerender(args.film, args.shot, args.failed, args.out, max(1, args.jobs)))
+        elif (args.story is None) == (args.manifest is None):
+            parser.error("render takes a STORY file or --manifest REPORT.json (one of them)")
+        elif args.manifest:
+            print(render_report(args.manifest, args.out, max(1, args.jobs)))
         else:
             languages = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
             print(render(args.story, args.profile, args.out, languages, max(1, args.jobs)))

@@ -68,6 +68,7 @@ class Story(BaseModel):
     characters: dict[str, str] = {}
     music: str | None = None
     scenes: list[StoryScene]
+    text: str = Field("", description="the normalised source text; story_hash is its SHA-256")
 
 
 # ---------------------------------------------------------------- plan
@@ -314,10 +315,17 @@ class ShotManifest(BaseModel):
 
 
 class FilmManifest(BaseModel):
+    """Everything needed to render the film again (``filmgen render --manifest``) and to check the result."""
+
     film_key: str
     title: str
     story_hash: str
+    source_name: str = Field(description="the story's file name (its extension picks the format)")
+    story_text: str = Field(description="the normalised story text; story_hash is its SHA-256")
+    languages: list[LanguageCode] | None = Field(description="languages chosen at registration, if any")
     profile: str
+    profile_sha256: str
+    backend_specs: dict[str, dict] = Field(description="modality -> backend kind and options (model, revision)")
     plan: FilmPlan
     shots: list[ShotManifest]
     outputs: dict[str, str]

@@ -16,3 +16,7 @@ class ProfileError(UserInputError):
 
 class ModelLoadError(UserInputError):
     """A profile names a model that cannot be loaded (missing path, no network, wrong class)."""
+
+
+class StoreUnavailable(UserInputError):
+    """The media store cannot be written (disk full, read-only, a path that is not a folder)."""

@@ -45,6 +45,8 @@ BACKEND_KINDS: dict[str, dict[str, str]] = {
     "translator": {"transformers-seq2seq": "filmgen_dagster.backends.seq2seq_translator:Seq2SeqTranslator"},
     "scorer": {"clip": "filmgen_dagster.backends.clip_scorer:ClipScorer"},
 }
+# Backends without model weights: cheap enough to build before any work, so bad options fail early.
+NO_MODEL_KINDS = frozenset({"rules", "storyboard", "camera-moves", "espeak-ng", "synth-score"})
 # Options that name models: local paths among them must exist before any work starts.
 MODEL_OPTIONS = ("model", "models")
 REQUIRED = ("planner", "image", "video", "speech", "music")
@@ -175,11 +177,12 @@ def load_profile(ref: str) -> Profile:
 
 def _resolve_models(value: Any, base: Path, ref: str, modality: str) -> Any:
     """Local model paths (absolute, ~, or ./ ../ relative to the profile) resolved and checked;
-    anything else is a hub id, checked when the model loads."""
+    anything else is a hub id, checked now when the hub is offline, else when the model loads."""
     if isinstance(value, dict):
         return {key: _resolve_models(v, base, ref, modality) for key, v in value.items()}
     text = str(value)
     if not text.startswith(("/", "./", "../", "~")):
+        _check_cached_when_offline(text, ref, modality)
         return text
     local = (base / Path(text).expanduser()).resolve()
     if not local.exists():
@@ -188,6 +191,18 @@ def _resolve_models(value: Any, base: Path, ref: str, modality: str) -> Any:
             "(e.g. `filmgen tiny-models DIR` for test models)"
         )
     return str(local)
+
+
+def _check_cached_when_offline(model: str, ref: str, modality: str) -> None:
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return  # without the studio extra the backend itself says what to install
+    if constants.HF_HUB_OFFLINE and not (Path(constants.HF_HUB_CACHE) / f"models--{model.replace('/', '--')}").is_dir():
+        raise ProfileError(
+            f"profile {ref}: {modality} model {model} is not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
+            "download it first or give a local folder"
+        )
 
 
 def _construct(modality: str, spec: BackendSpec, ref: str, device: str | None) -> Any:
@@ -203,7 +218,7 @@ def _construct(modality: str, spec: BackendSpec, ref: str, device: str | None) -
         options["styles"] = load_styles()
     try:
         return cls(**options)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ProfileError(f"profile {ref}: bad options for {modality} backend {spec.kind!r} ({exc})") from None
 
 
@@ -214,3 +229,13 @@ def build_backends(ref: str, device: str | None = None) -> Backends:
     ``device`` is the GPU leased for the step (see gpus.gpu_lease), or None to let each backend choose.
     """
     return Backends(load_profile(ref), ref, device)
+
+
+def check_profile(ref: str) -> Profile:
+    """Load the profile and build its backends that need no model, so that a bad option of theirs
+    stops a render before any work; model backends check their options when the model loads."""
+    backends = build_backends(ref)
+    for modality, spec in backends.profile.backends.items():
+        if spec is not None and spec.kind in NO_MODEL_KINDS:
+            backends.load(modality)
+    return backends.profile

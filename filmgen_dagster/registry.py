@@ -7,6 +7,7 @@ from pathlib import Path
 from dagster import DagsterInstance
 
 from filmgen_dagster.domain import FilmPlan, FilmRegistration, Story
+from filmgen_dagster.errors import UserInputError
 from filmgen_dagster.keys import SHOT_SEPARATOR, slugify
 from filmgen_dagster.partitions import films, shots
 from filmgen_dagster.profiles import resolve_profile_path
@@ -20,24 +21,40 @@ def register_film(
     story_path: Path,
     story: Story,
     profile: str,
-    languages: list[str] | None = None,
+    **options,
 ) -> str:
     """Record a film whose story was parsed from ``story_path`` and whose profile is known to load,
-    and add its ``films`` partition."""
-    film_key = record_registration(media, story_path, story, profile, languages)
+    and add its ``films`` partition; ``options`` are ``record_registration``'s."""
+    film_key = record_registration(media, story_path, story, profile, **options)
     instance.add_dynamic_partitions(films.name, [film_key])
     return film_key
 
 
 def record_registration(
-    media: MediaStore, story_path: Path, story: Story, profile: str, languages: list[str] | None = None
+    media: MediaStore,
+    story_path: Path,
+    story: Story,
+    profile: str,
+    languages: list[str] | None = None,
+    film_key: str | None = None,
 ) -> str:
-    """Write what the ``story`` asset of a new (or re-registered) film reads; return its key."""
+    """Write what the ``story`` asset of a new (or re-registered) film reads; return its key.
+
+    ``languages`` overrides the story's own; ``film_key`` keeps the key of a film rendered again from
+    its report (its seeds derive from the key)."""
     source = story_path.expanduser().resolve()
     profile_path = resolve_profile_path(profile)
     # A profile shipped with the project is stored by name, so the film still renders after a move.
     stored_profile = profile_path.stem if profile_path.parent == project_dir("profiles") else str(profile_path)
-    film_key = _unique_film_key(media, slugify(story.title), source)
+    if film_key is None:
+        film_key = _unique_film_key(media, slugify(story.title), source)
+    elif (existing := media.read_record("registration", film_key, FilmRegistration)) and (
+        existing.story_hash != story.story_hash
+    ):
+        raise UserInputError(
+            f"film {film_key}: already registered for a different story ({existing.source_path}); "
+            "render the report with another DAGSTER_HOME and FILMGEN_MEDIA_ROOT"
+        )
     media.write_record(
         "registration",
         film_key,

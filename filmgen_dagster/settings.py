@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-
-import sqlalchemy
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -41,7 +42,10 @@ def prepare_dagster_home() -> Path:
         template = next(
             p for p in (_PACKAGE.parent / "dagster.yaml", _PACKAGE / "_data" / "dagster.yaml") if p.is_file()
         )
-        shutil.copyfile(template, config)
+        # Renamed into place: a render starting at the same moment never reads half a file.
+        partial = home / f".dagster.yaml.{os.getpid()}"
+        shutil.copyfile(template, partial)
+        os.replace(partial, config)
     return home
 
 
@@ -63,5 +67,16 @@ def relax_sqlite_durability() -> None:
     holds its writes); a power cut could damage the run history, never the media, which the media
     store writes atomically on its own. Production instances use Postgres, which this leaves alone.
     """
+    import sqlalchemy  # here, not at the top: the CLI rejects bad input before loading any of this
+
     if not sqlalchemy.event.contains(sqlalchemy.engine.Engine, "connect", _sqlite_synchronous):
         sqlalchemy.event.listen(sqlalchemy.engine.Engine, "connect", _sqlite_synchronous)
+
+
+@contextmanager
+def instance_lock() -> Iterator[None]:
+    """Held while opening the instance: two renders starting on a fresh DAGSTER_HOME would both create
+    its SQLite tables, and one would fail ("table runs already exists")."""
+    with (prepare_dagster_home() / ".open.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

@@ -62,6 +62,9 @@ def _read_text(path: Path) -> str:
         size = path.stat().st_size
     except OSError as exc:
         raise StoryError(f"story {name}: cannot be read ({exc.strerror}); check the path") from None
+    if not path.is_file():
+        # A folder or a named pipe (reading one would block forever) is not a story.
+        raise StoryError(f"story {name}: is not a regular file; give the path of a story file")
     if size > MAX_STORY_BYTES:
         raise StoryError(
             f"story {name}: {size:,} bytes is over the {MAX_STORY_BYTES:,}-byte limit; split it into several films"
@@ -92,6 +95,20 @@ def _title_from_name(path: Path) -> str:
     return _clean_inline(path.stem.replace("_", " ").replace("-", " ")).title() or "Untitled"
 
 
+class _AliasFound(yaml.YAMLError):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: a few lines of nested aliases expand to gigabytes once printed."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasFound(self.peek_event().start_mark.line)
+        return super().compose_node(parent, index)
+
+
 def _split_front_matter(text: str, name: str) -> tuple[dict, str, int]:
     if not text.startswith("---\n"):
         return {}, text, 1
@@ -99,7 +116,11 @@ def _split_front_matter(text: str, name: str) -> tuple[dict, str, int]:
     if end == -1:
         raise StoryError(f"story {name}: front matter starts with '---' but never closes; add a closing '---' line")
     try:
-        front = yaml.safe_load(text[4:end]) or {}
+        front = yaml.load(text[4:end], Loader=_FrontMatterLoader) or {}
+    except _AliasFound as exc:
+        raise StoryError(
+            f"story {name}: front matter uses a YAML alias (*name) at line {exc.line + 2}; write the value out"
+        ) from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 2}" if where else ""
@@ -268,22 +289,16 @@ def _build_story(
     characters = front.get("characters") or {}
     if not isinstance(characters, dict):
         raise StoryError(f"story {name}: 'characters' must map each name to a visual description")
-    characters = {_clean_inline(str(k)): _clean_inline(str(v or "")) for k, v in characters.items()}
     speakers = {b.speaker for s in scenes for b in s.blocks if b.speaker}
-    for speaker in sorted(speakers):
-        characters.setdefault(speaker, "")
-    folded: dict[str, str] = {}
-    for character in characters:
-        if not character:
-            raise StoryError(f"story {name}: a character has an empty name; name every character")
-        if (other := folded.setdefault(character.casefold(), character)) != character:
-            raise StoryError(
-                f"story {name}: characters {other!r} and {character!r} differ only in case; rename one"
-            )
+    characters = _unique_characters(name, characters) | {
+        speaker: "" for speaker in sorted(speakers) if speaker not in characters
+    }
     has_hindi = any(b.hindi for s in scenes for b in s.blocks)
     chosen = languages or front.get("languages") or (["en", "hi"] if has_hindi else ["en"])
     if isinstance(chosen, str):
         chosen = [part.strip() for part in chosen.split(",")]
+    if not isinstance(chosen, list):
+        raise StoryError(f"story {name}: 'languages' must be a list such as [en, hi]")
     chosen = [str(code).strip().lower() for code in chosen]
     unknown = [code for code in chosen if code not in SUPPORTED_LANGUAGES]
     if unknown or not chosen:
@@ -302,8 +317,27 @@ def _build_story(
             characters=characters,
             music=_clean_inline(str(music)) if music else None,
             scenes=scenes,
+            text=text,
         )
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise StoryError(f"story {name}: front matter field {field!r} is invalid ({first['msg']})") from None
+
+
+def _unique_characters(name: str, characters: dict) -> dict[str, str]:
+    """Names cleaned of extra spaces; two names that differ only in case, width or spacing would be
+    one person to the planner and two to the style bible, so they are refused."""
+    cleaned: dict[str, str] = {}
+    folded: dict[str, str] = {}
+    for raw, description in characters.items():
+        character = _clean_inline(str(raw))
+        if not character:
+            raise StoryError(f"story {name}: a character has an empty name; name every character")
+        other = folded.setdefault(unicodedata.normalize("NFKC", character).casefold(), str(raw))
+        if other != str(raw):
+            raise StoryError(
+                f"story {name}: characters {other!r} and {str(raw)!r} differ only in case or spacing; rename one"
+            )
+        cleaned[character] = _clean_inline(str(description or ""))
+    return cleaned

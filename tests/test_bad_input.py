@@ -1,99 +1,158 @@
-"""Bad stories and profiles: exit 2, one line naming the file and the fix, nothing registered or written."""
+"""The hostile-input corpus (tests/hostile/): every story and profile in it, through `filmgen render`
+exactly as a user runs it. Each gives a decodable MP4, or a non-zero exit with one stderr line naming
+the file; a rejected input registers nothing and writes nothing, and no input writes outside the
+instance, the media root and the output folder."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
+import dagster as dg
 import pytest
+import yaml
 
-from filmgen_dagster.cli import main
+from filmgen_dagster.av import count_frames, probe
+from filmgen_dagster.partitions import films, shots
 
-BAD_STORIES = {
-    "empty.md": (b"", "is empty"),
-    "blank.txt": (b"  \n\t\n   \n", "is empty"),
-    "binary.txt": (b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary"),
-    "latin1.txt": ("Café story\n\nA paragraph about a café.".encode("latin-1"), "not valid UTF-8"),
-    "broken-front.md": (b"---\ntitle: [unclosed\n---\n\n# One\n\nText.\n", "front matter is not valid YAML"),
-    "unclosed-front.md": (b"---\ntitle: x\n\n# One\n\nText.\n", "never closes"),
-    "huge.txt": (b"word " * 250_000, "limit"),
-    "unknown-style.md": (b"---\nstyle: vaporwave\n---\n\nSome text.\n", "unknown style 'vaporwave'"),
-    "klingon.md": (b"---\nlanguages: [en, tlh]\n---\n\nSome text.\n", "unsupported language tlh"),
-    "twins.md": (b"---\ncharacters:\n  Mira: a\n  MIRA: b\n---\n\nMira waves.\n", "differ only in case"),
-    "no-text.md": (b"# Heading only\n\n# Another\n", "no narration"),
-    "story.docx": (b"Some text", "unsupported extension"),
+HOSTILE = Path(__file__).resolve().parent / "hostile"
+CASES = yaml.safe_load((HOSTILE / "cases.yaml").read_text(encoding="utf-8"))
+OK_STORY = HOSTILE / "ok-story.txt"
+
+
+def _huge_paragraph(inputs: Path) -> Path:
+    path = inputs / "one-paragraph.txt"
+    path.write_text("The tide turns and the clock ticks " * 100_000, encoding="utf-8")  # 3.5 MB, no breaks
+    return path
+
+
+def _folder(inputs: Path) -> Path:
+    path = inputs / "folder.md"
+    path.mkdir()
+    return path
+
+
+def _named_pipe(inputs: Path) -> Path:
+    path = inputs / "pipe.txt"
+    os.mkfifo(path)
+    return path
+
+
+# name -> (make the story in the inputs folder, profile argument, expected)
+GENERATED: dict[str, tuple[Callable[[Path], Path], str, dict]] = {
+    "one-paragraph.txt": (_huge_paragraph, "animatic", {"reject": "over the 1,000,000-byte limit"}),
+    "folder.md": (_folder, "animatic", {"reject": "is not a regular file"}),
+    "pipe.txt": (_named_pipe, "animatic", {"reject": "is not a regular file"}),
+    "missing.md": (lambda inputs: inputs / "missing.md", "animatic", {"reject": "cannot be read"}),
+    "hollywood": (lambda inputs: OK_STORY, "hollywood", {"reject": "no such profile; use one of animatic"}),
 }
+CORPUS = (
+    [(f"stories/{name}", HOSTILE / "stories" / name, "animatic", expected) for name, expected in CASES["stories"].items()]
+    + [(f"profiles/{name}", OK_STORY, str(HOSTILE / "profiles" / name), expected) for name, expected in CASES["profiles"].items()]
+)  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(BAD_STORIES))
-def test_bad_story_is_rejected_with_one_line(name, tmp_path, monkeypatch, capsys):
-    content, reason = BAD_STORIES[name]
-    stories, home = tmp_path / "stories", tmp_path / "home"
-    stories.mkdir()
-    (stories / name).write_bytes(content)
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.delenv("FILMGEN_MEDIA_ROOT", raising=False)
-
-    code = main(["render", str(stories / name), "--out", str(tmp_path / "out")])
-
-    err = capsys.readouterr()
-    assert code == 2
-    assert err.out == ""
-    lines = err.err.strip().splitlines()
-    assert len(lines) == 1 and name in lines[0] and reason in lines[0], lines
-    assert "Traceback" not in err.err
-    # Nothing registered, nothing written: not even an instance folder.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["stories"]
+def test_every_corpus_file_has_an_expectation():
+    on_disk = {f"{p.parent.name}/{p.name}" for p in HOSTILE.glob("*/*")}
+    assert on_disk == {case[0] for case in CORPUS}
+    assert len(CORPUS) + len(GENERATED) >= 20
 
 
-def test_missing_story_file(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    assert main(["render", str(tmp_path / "nope.md")]) == 2
-    assert "nope.md" in capsys.readouterr().err
+class World:
+    """A temp folder that holds everything the CLI may touch: instance, media root, output, cwd, TMPDIR."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home, self.media, self.out = root / "dagster_home", root / "media", root / "out"
+        self.cwd, self.tmp, self.inputs = root / "cwd", root / "tmp", root / "inputs"
+        for folder in (self.cwd, self.tmp, self.inputs):
+            folder.mkdir()
+
+    def render(self, story: Path, profile: str) -> subprocess.CompletedProcess:
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(self.home),
+            "FILMGEN_MEDIA_ROOT": str(self.media),
+            "TMPDIR": str(self.tmp),
+            "HOME": str(self.cwd),
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "filmgen_dagster.cli", "render", str(story), "--profile", profile,
+             "--out", str(self.out), "--jobs", "1"],
+            cwd=self.cwd, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    def snapshot(self) -> dict[str, tuple[int, int]]:
+        return {
+            str(p.relative_to(self.root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in self.root.rglob("*")
+            if not p.is_dir() and not p.is_fifo()
+        }
+
+    def partitions(self) -> tuple[set[str], set[str]]:
+        if not (self.home / "dagster.yaml").is_file():
+            return set(), set()
+        with mock.patch.dict(os.environ, {"DAGSTER_HOME": str(self.home)}):
+            with dg.DagsterInstance.from_config(str(self.home)) as instance:
+                return set(instance.get_dynamic_partitions(films.name)), set(instance.get_dynamic_partitions(shots.name))
 
 
-@pytest.mark.parametrize(
-    ("profile_text", "reason"),
-    [
-        ("name: x\nbackends:\n  planner: {kind: rules}\n", "backends.image is missing"),
-        (
-            "name: x\nbackends:\n  planner: {kind: rules}\n  image: {kind: dalle}\n  video: {kind: camera-moves}\n"
-            "  speech: {kind: espeak-ng}\n  music: {kind: synth-score}\n",
-            "unknown image backend 'dalle'",
-        ),
-        ("name: [unclosed\n", "not valid YAML"),
-        ("name: x\nbackends: {}\nsurprise: 1\n", "'surprise'"),
-    ],
-)
-def test_bad_profile_fails_before_any_work(profile_text, reason, tmp_path, monkeypatch, capsys):
-    profile = tmp_path / "bad.yaml"
-    profile.write_text(profile_text)
-    story = tmp_path / "ok.txt"
-    story.write_text("A fine story.\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    assert main(["render", str(story), "--profile", str(profile)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "bad.yaml" in err[0] and reason in err[0], err
-    assert not (tmp_path / "home").exists()
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> World:
+    return World(tmp_path_factory.mktemp("hostile"))
 
 
-def test_unknown_profile_name(tmp_path, monkeypatch, capsys):
-    story = tmp_path / "ok.txt"
-    story.write_text("A fine story.\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    assert main(["render", str(story), "--profile", "hollywood"]) == 2
-    assert "hollywood: no such profile; use one of animatic" in capsys.readouterr().err
+def _check(world: World, case: str, story: Path, profile: str, expected: dict) -> None:
+    registered_before = world.partitions()
+    before = world.snapshot()
+    result = world.render(story, profile)
+    after = world.snapshot()
+    registered_after = world.partitions()
+    assert "Traceback" not in result.stderr, result.stderr
 
+    if "reject" in expected:
+        named = Path(profile).name if case.startswith("profiles/") or case == "hollywood" else story.name
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode != 0 and result.stdout == ""
+        assert len(lines) == 1 and named in lines[0] and expected["reject"] in lines[0], lines
+        assert registered_after == registered_before
+        assert after == before, "a rejected input wrote files"
+        return
 
-def test_hostile_title_renders_inside_the_media_root(film_env, tmp_path):
-    story = tmp_path / "evil.md"
-    story.write_text('---\ntitle: "../../etc/passwd <script>alert(1)</script>"\n---\n\nA short night.\n')
-    result = film_env.render(story)
     assert result.returncode == 0, result.stderr
     mp4 = Path(result.stdout.strip().splitlines()[-1])
-    assert mp4 == film_env.out.resolve() / "etc-passwd-script-alert-1-script.mp4"
-    written = {p.resolve() for p in tmp_path.rglob("*") if p.is_file()}
-    allowed = (film_env.home.resolve(), film_env.media.resolve(), film_env.out.resolve())
-    for path in written:
-        assert path == story.resolve() or any(path.is_relative_to(root) for root in allowed), path
-    manifest = (film_env.out / "etc-passwd-script-alert-1-script.report.json").read_text()
-    assert "<script>alert(1)</script>" in manifest  # the title is kept as text, not interpreted
+    assert mp4 == world.out / f"{expected['render']}.mp4"
+    kinds = {stream.kind for stream in probe(mp4).streams}
+    assert {"video", "audio", "subtitle"} <= kinds and count_frames(mp4) > 0
+    assert expected["render"] in registered_after[0] - registered_before[0]
+    assert {k for k in registered_after[1] if k.startswith(expected["render"] + "__")}
+    allowed = ("dagster_home/", "media/", "out/")
+    changed = {path for path, stat in after.items() if before.get(path) != stat}
+    assert all(path.startswith(allowed) for path in changed), sorted(changed)
+    assert set(before) <= set(after), "a render deleted files it does not own"
+    # (espeak-ng's audio library leaves an empty pulse-* folder in TMPDIR: a folder, never a file.)
+    assert not [p for p in world.tmp.rglob("*") if not p.is_dir()], "temporary files were left behind"
+
+
+@pytest.mark.parametrize(("case", "story", "profile", "expected"), CORPUS, ids=[c[0] for c in CORPUS])
+def test_corpus(world, case, story, profile, expected):
+    _check(world, case, story, profile, expected)
+
+
+@pytest.mark.parametrize("case", sorted(GENERATED))
+def test_generated(world, case):
+    make, profile, expected = GENERATED[case]
+    story = make(world.inputs)
+    _check(world, case, story, profile, expected)
+
+
+def test_title_is_kept_as_text(world):
+    """HTML in a title is neither interpreted nor dropped: the report carries it verbatim."""
+    report = world.out / f"{CASES['stories']['html-title.md']['render']}.report.json"
+    if not report.is_file():
+        _check(world, "stories/html-title.md", HOSTILE / "stories" / "html-title.md", "animatic", CASES["stories"]["html-title.md"])
+    assert "<script>alert('x')</script><img src=x onerror=alert(1)>" in report.read_text(encoding="utf-8")

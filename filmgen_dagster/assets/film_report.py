@@ -1,8 +1,10 @@
 import base64
 import io
-from importlib.metadata import version
+import platform
+from importlib.metadata import PackageNotFoundError, version
 
 import dagster as dg
+import imageio_ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
 from filmgen_dagster.domain import (
@@ -21,10 +23,23 @@ from filmgen_dagster.domain import (
 )
 from filmgen_dagster.film_records import registration, require, shot_records
 from filmgen_dagster.partitions import across_sets, films
-from filmgen_dagster.resources.media_store import MediaStore
+from filmgen_dagster.profiles import resolve_profile_path
+from filmgen_dagster.resources.media_store import MediaStore, file_digest
+from filmgen_dagster.resources.studio import FilmStudio
 
 SHEET_COLUMNS = 4
 LIBRARIES = ("dagster", "pydantic", "numpy", "pillow", "scipy", "imageio-ffmpeg")
+MODEL_LIBRARIES = ("torch", "diffusers", "transformers", "accelerate")  # present with the studio extra
+
+
+def library_versions() -> dict[str, str]:
+    versions = {name: version(name) for name in LIBRARIES}
+    for name in MODEL_LIBRARIES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return versions | {"python": platform.python_version(), "ffmpeg": imageio_ffmpeg.get_ffmpeg_version()}
 
 
 @dg.asset(
@@ -33,7 +48,7 @@ LIBRARIES = ("dagster", "pydantic", "numpy", "pillow", "scipy", "imageio-ffmpeg"
     deps=["final_cut", across_sets("keyframe"), across_sets("shot_prompt")],
     kinds={"python"},
 )
-def film_report(context: dg.AssetExecutionContext, media: MediaStore) -> dg.MaterializeResult:
+def film_report(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
     """The manifest (everything needed to reproduce the film) and a contact sheet of all keyframes."""
     film_key = context.partition_key
     plan = require(media, "scene_plan", film_key, FilmPlan)
@@ -69,11 +84,20 @@ def film_report(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Mate
         )
         for prompt, keyframe, clip, take in zip(prompts, keyframes, clips, takes)
     ]
+    reg = registration(media, film_key)
+    profile = studio.profile(reg.profile)
     manifest = FilmManifest(
         film_key=film_key,
         title=plan.title,
         story_hash=story.story_hash,
-        profile=registration(media, film_key).profile,
+        source_name=story.source_name,
+        story_text=story.text,
+        languages=reg.languages,
+        profile=reg.profile,
+        profile_sha256=file_digest(resolve_profile_path(reg.profile)),
+        backend_specs={
+            modality: spec.model_dump(mode="json") for modality, spec in profile.backends.items() if spec is not None
+        },
         plan=plan,
         shots=shots,
         outputs={
@@ -83,7 +107,7 @@ def film_report(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Mate
             **{f"subtitles_{lang}": ref.digest for lang, ref in subtitles.srt.items()},
         },
         missing_lines=narration.missing_lines,
-        library_versions={name: version(name) for name in LIBRARIES} | {"music": f"{music.backend} {music.model_id}"},
+        library_versions=library_versions() | {"music": f"{music.backend} {music.model_id}"},
         contact_sheet=sheet_ref,
     )
     manifest_ref = media.put_bytes(manifest.model_dump_json(indent=2).encode(), ".json")

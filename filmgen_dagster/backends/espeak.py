@@ -51,6 +51,11 @@ class EspeakSpeech:
     backend_id = "espeak-ng"
 
     def __init__(self, words_per_minute: int = 160, pitch: int = 50) -> None:
+        # espeak-ng silently clamps values outside these ranges; a typo should not change the film.
+        if not isinstance(words_per_minute, int) or not 80 <= words_per_minute <= 450:
+            raise ValueError(f"words_per_minute must be a whole number from 80 to 450, got {words_per_minute!r}")
+        if not isinstance(pitch, int) or not 0 <= pitch <= 99:
+            raise ValueError(f"pitch must be a whole number from 0 to 99, got {pitch!r}")
         self._exe, version, self._variants = _espeak()
         self.model_id = f"espeak-ng {version}"
         self.words_per_minute = words_per_minute

@@ -4,6 +4,7 @@ Layout under ``root``:
   objects/ab/<sha256><ext>        media files (content-addressed, immutable)
   records/<kind>/<key>.json       what each asset produced for a partition (small JSON pointers)
   memo/<namespace>/<sha256>.json  input hash -> output record, so identical work is never redone
+  sources/<sha256>/<file name>    story texts of films rendered again from their reports
   tmp/                            scratch space on the same filesystem, so renames are atomic
 """
 
@@ -24,6 +25,7 @@ import dagster as dg
 from pydantic import BaseModel
 
 from filmgen_dagster.domain import MediaRef
+from filmgen_dagster.errors import StoreUnavailable
 
 M = TypeVar("M", bound=BaseModel)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -59,17 +61,30 @@ class MediaStore(dg.ConfigurableResource):
         return Path(self.root).expanduser().resolve()
 
     def _atomic_write(self, target: Path, write) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        """Write to a temp file beside ``target`` and rename it: readers see all of it or none of it,
+        even after a crash or a full disk."""
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        except OSError as exc:
+            raise self._unavailable(target, exc) from None
         try:
             with os.fdopen(fd, "wb") as handle:
                 write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise self._unavailable(target, exc) from None
             raise
+
+    def _unavailable(self, target: Path, exc: OSError) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"media store {self._root}: cannot write {target.relative_to(self._root)} ({exc.strerror or exc}); "
+            "free space or fix FILMGEN_MEDIA_ROOT, then render again (finished work is kept)"
+        )
 
     # ------------------------------------------------------------ media objects
 
@@ -103,12 +118,25 @@ class MediaStore(dg.ConfigurableResource):
     def scratch(self) -> Iterator[Path]:
         """A private temp folder on the store's filesystem, removed afterwards."""
         base = self._root / "tmp"
-        base.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(dir=base))
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            folder = Path(tempfile.mkdtemp(dir=base))
+        except OSError as exc:
+            raise self._unavailable(base, exc) from None
         try:
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def put_story_source(self, text: str, file_name: str) -> Path:
+        """A story's text under its own file name (which decides its format and default title)."""
+        data = text.encode()
+        target = self._root / "sources" / hashlib.sha256(data).hexdigest() / file_name
+        if target.parent.parent != self._root / "sources":
+            raise ValueError(f"unsafe story file name {file_name!r}")
+        if not target.is_file():
+            self._atomic_write(target, lambda dst: dst.write(data))
+        return target
 
     # ------------------------------------------------------------ records
 
