@@ -1,0 +1,153 @@
+"""The inbox sensor and the render window schedule, evaluated against a real instance."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from conftest import EXAMPLES, ROOT
+from filmgen_dagster.definitions import build_definitions
+from filmgen_dagster.domain import FilmRegistration, InboxEntry, QueuedRender, Story
+from filmgen_dagster.inbox import DEFAULT_RENDER_CRON, TICKET_TAG, inbox_sensor
+from filmgen_dagster.sensors import RENDER_TAG, shot_partitions_sensor
+
+STORY = EXAMPLES / "paper-boat.txt"
+
+
+@pytest.fixture
+def inbox(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    monkeypatch.setenv("FILMGEN_INBOX", str(folder))
+    monkeypatch.setenv("FILMGEN_MEDIA_ROOT", str(tmp_path / "media"))
+    return folder
+
+
+@pytest.fixture
+def studio(inbox, tmp_path):
+    defs = build_definitions()
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        yield defs, instance, defs.resources["media"]
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def tick(defs, instance, cursor=None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources)
+    return inbox_sensor(context)
+
+
+def render_window(defs, instance):
+    schedule = defs.get_schedule_def("render_window")
+    context = dg.build_schedule_context(instance=instance, resources=defs.resources)
+    return schedule.evaluate_tick(context)
+
+
+def test_a_dropped_story_is_registered_and_queued_once(studio, inbox):
+    defs, instance, media = studio
+    shutil.copyfile(STORY, inbox / "boat.txt")
+    first = tick(defs, instance)
+
+    assert instance.get_dynamic_partitions("films") == ["the-paper-boat"]
+    queued = media.read_record("render_queue", "the-paper-boat", QueuedRender)
+    assert queued is not None and "the-paper-boat" in first.skip_reason
+    entry = media.read_record("inbox", digest(STORY.read_bytes()), InboxEntry)
+    assert entry.name == "boat.txt" and entry.film_key == "the-paper-boat" and entry.rejected is None
+    # The same content again (a lost cursor, or a copy under another name) queues nothing new.
+    shutil.copyfile(STORY, inbox / "boat-copy.txt")
+    assert tick(defs, instance).skip_reason == "no new story in the inbox"
+    assert tick(defs, instance, cursor=first.cursor).skip_reason == "no new story in the inbox"
+    assert instance.get_dynamic_partitions("films") == ["the-paper-boat"]
+    assert media.read_record("render_queue", "the-paper-boat", QueuedRender) == queued
+
+
+def test_a_bad_story_is_reported_once_and_not_retried(studio, inbox, caplog):
+    defs, instance, media = studio
+    (inbox / "empty.txt").write_text("   \n", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        first = tick(defs, instance)
+    assert "rejected: empty.txt" in first.skip_reason
+    assert "rejected: story empty.txt: " in caplog.text
+    entry = media.read_record("inbox", digest(b"   \n"), InboxEntry)
+    assert entry.name == "empty.txt" and entry.film_key is None and entry.rejected.startswith("story empty.txt: ")
+    assert instance.get_dynamic_partitions("films") == []
+
+    caplog.clear()
+    assert tick(defs, instance).skip_reason == "no new story in the inbox"  # even without the cursor
+    assert "rejected" not in caplog.text
+    # Fixed in place: a new content, so it is read again and queued.
+    shutil.copyfile(STORY, inbox / "empty.txt")
+    assert "queued: the-paper-boat" in tick(defs, instance, cursor=first.cursor).skip_reason
+
+
+def test_the_story_is_kept_so_the_render_survives_the_inbox_file(studio, inbox):
+    defs, instance, media = studio
+    dropped = inbox / "boat.txt"
+    shutil.copyfile(STORY, dropped)
+    tick(defs, instance)
+    registration = media.read_record("registration", "the-paper-boat", FilmRegistration)
+    assert registration.source_path == str(dropped) and registration.stored_source is not None
+    dropped.unlink()
+    result = defs.resolve_job_def("film_setup_job").execute_in_process(partition_key="the-paper-boat", instance=instance)
+    assert result.success
+    assert media.read_record("story", "the-paper-boat", Story).title == "The Paper Boat"
+
+
+def test_the_render_window_starts_each_queued_film_once_with_render_tags(studio, inbox):
+    defs, instance, media = studio
+    shutil.copyfile(STORY, inbox / "boat.txt")
+    shutil.copyfile(EXAMPLES / "tide-clock.md", inbox / "tide.md")
+    tick(defs, instance)
+    films = sorted(instance.get_dynamic_partitions("films"))
+    assert len(films) == 2
+
+    schedule = defs.get_schedule_def("render_window")
+    assert schedule.cron_schedule == DEFAULT_RENDER_CRON and schedule.job_name == "film_setup_job"
+    requests = render_window(defs, instance).run_requests
+    assert sorted(r.partition_key for r in requests) == films
+    for request in requests:
+        ticket = media.read_record("render_queue", request.partition_key, QueuedRender).ticket
+        assert request.tags == {RENDER_TAG: request.partition_key, TICKET_TAG: ticket}
+        assert request.run_key == f"{request.partition_key}@{ticket}"
+
+    # One film starts; the next window starts only the other one.
+    started = requests[0]
+    result = defs.resolve_job_def("film_setup_job").execute_in_process(
+        partition_key=started.partition_key, instance=instance, tags=started.tags
+    )
+    assert result.success
+    assert [r.partition_key for r in render_window(defs, instance).run_requests] == [requests[1].partition_key]
+
+    # Its shot runs inherit the render tag, so the run queue's limit covers the whole render.
+    shots = shot_partitions_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+    assert shots.run_requests and all(r.tags == {RENDER_TAG: started.partition_key} for r in shots.run_requests)
+
+
+def test_an_empty_queue_skips_the_window(studio):
+    defs, instance, _ = studio
+    result = render_window(defs, instance)
+    assert result.run_requests == [] and result.skip_message == "no film is waiting in the render queue"
+
+
+def test_the_window_is_configurable(inbox, monkeypatch):
+    monkeypatch.setenv("FILMGEN_RENDER_CRON", "0 22 * * 1-5")
+    monkeypatch.setenv("FILMGEN_RENDER_TIMEZONE", "Asia/Kolkata")
+    schedule = build_definitions().get_schedule_def("render_window")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 22 * * 1-5", "Asia/Kolkata")
+
+
+def test_the_run_queue_limits_concurrent_renders(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    with dg.instance_for_test(temp_dir=str(home), overrides={"concurrency": config["concurrency"]}) as instance:
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    assert {"key": RENDER_TAG, "limit": 2} in limits
