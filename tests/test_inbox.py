@@ -45,10 +45,14 @@ def tick(defs, instance, cursor=None) -> dg.SensorResult:
     return inbox_sensor(context)
 
 
+def render_window_def(defs) -> dg.ScheduleDefinition:
+    return defs.get_repository_def().get_schedule_def("render_window")
+
+
 def render_window(defs, instance):
-    schedule = defs.get_schedule_def("render_window")
-    context = dg.build_schedule_context(instance=instance, resources=defs.resources)
-    return schedule.evaluate_tick(context)
+    repository = defs.get_repository_def()
+    context = dg.build_schedule_context(instance=instance, resources=defs.resources, repository_def=repository)
+    return render_window_def(defs).evaluate_tick(context)
 
 
 def test_a_dropped_story_is_registered_and_queued_once(studio, inbox):
@@ -58,34 +62,32 @@ def test_a_dropped_story_is_registered_and_queued_once(studio, inbox):
 
     assert instance.get_dynamic_partitions("films") == ["the-paper-boat"]
     queued = media.read_record("render_queue", "the-paper-boat", QueuedRender)
-    assert queued is not None and "the-paper-boat" in first.skip_reason
+    assert queued is not None and "the-paper-boat" in first.skip_reason.skip_message
     entry = media.read_record("inbox", digest(STORY.read_bytes()), InboxEntry)
     assert entry.name == "boat.txt" and entry.film_key == "the-paper-boat" and entry.rejected is None
     # The same content again (a lost cursor, or a copy under another name) queues nothing new.
     shutil.copyfile(STORY, inbox / "boat-copy.txt")
-    assert tick(defs, instance).skip_reason == "no new story in the inbox"
-    assert tick(defs, instance, cursor=first.cursor).skip_reason == "no new story in the inbox"
+    assert tick(defs, instance).skip_reason.skip_message == "no new story in the inbox"
+    assert tick(defs, instance, cursor=first.cursor).skip_reason.skip_message == "no new story in the inbox"
     assert instance.get_dynamic_partitions("films") == ["the-paper-boat"]
     assert media.read_record("render_queue", "the-paper-boat", QueuedRender) == queued
 
 
-def test_a_bad_story_is_reported_once_and_not_retried(studio, inbox, caplog):
+def test_a_bad_story_is_reported_once_and_not_retried(studio, inbox, capfd):
     defs, instance, media = studio
     (inbox / "empty.txt").write_text("   \n", encoding="utf-8")
-    with caplog.at_level("WARNING"):
-        first = tick(defs, instance)
-    assert "rejected: empty.txt" in first.skip_reason
-    assert "rejected: story empty.txt: " in caplog.text
+    first = tick(defs, instance)
+    assert "rejected: empty.txt" in first.skip_reason.skip_message
+    assert "WARNING - rejected: story empty.txt: is empty; write at least one paragraph" in capfd.readouterr().err
     entry = media.read_record("inbox", digest(b"   \n"), InboxEntry)
     assert entry.name == "empty.txt" and entry.film_key is None and entry.rejected.startswith("story empty.txt: ")
     assert instance.get_dynamic_partitions("films") == []
 
-    caplog.clear()
-    assert tick(defs, instance).skip_reason == "no new story in the inbox"  # even without the cursor
-    assert "rejected" not in caplog.text
+    assert tick(defs, instance).skip_reason.skip_message == "no new story in the inbox"  # even without the cursor
+    assert "rejected" not in capfd.readouterr().err
     # Fixed in place: a new content, so it is read again and queued.
     shutil.copyfile(STORY, inbox / "empty.txt")
-    assert "queued: the-paper-boat" in tick(defs, instance, cursor=first.cursor).skip_reason
+    assert "queued: the-paper-boat" in tick(defs, instance, cursor=first.cursor).skip_reason.skip_message
 
 
 def test_the_story_is_kept_so_the_render_survives_the_inbox_file(studio, inbox):
@@ -109,19 +111,21 @@ def test_the_render_window_starts_each_queued_film_once_with_render_tags(studio,
     films = sorted(instance.get_dynamic_partitions("films"))
     assert len(films) == 2
 
-    schedule = defs.get_schedule_def("render_window")
+    schedule = render_window_def(defs)
     assert schedule.cron_schedule == DEFAULT_RENDER_CRON and schedule.job_name == "film_setup_job"
     requests = render_window(defs, instance).run_requests
     assert sorted(r.partition_key for r in requests) == films
     for request in requests:
         ticket = media.read_record("render_queue", request.partition_key, QueuedRender).ticket
-        assert request.tags == {RENDER_TAG: request.partition_key, TICKET_TAG: ticket}
+        assert {RENDER_TAG: request.partition_key, TICKET_TAG: ticket}.items() <= request.tags.items()
         assert request.run_key == f"{request.partition_key}@{ticket}"
 
     # One film starts; the next window starts only the other one.
     started = requests[0]
     result = defs.resolve_job_def("film_setup_job").execute_in_process(
-        partition_key=started.partition_key, instance=instance, tags=started.tags
+        partition_key=started.partition_key,
+        instance=instance,
+        tags={tag: started.tags[tag] for tag in (RENDER_TAG, TICKET_TAG)},
     )
     assert result.success
     assert [r.partition_key for r in render_window(defs, instance).run_requests] == [requests[1].partition_key]
@@ -140,7 +144,7 @@ def test_an_empty_queue_skips_the_window(studio):
 def test_the_window_is_configurable(inbox, monkeypatch):
     monkeypatch.setenv("FILMGEN_RENDER_CRON", "0 22 * * 1-5")
     monkeypatch.setenv("FILMGEN_RENDER_TIMEZONE", "Asia/Kolkata")
-    schedule = build_definitions().get_schedule_def("render_window")
+    schedule = render_window_def(build_definitions())
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 22 * * 1-5", "Asia/Kolkata")
 
 
