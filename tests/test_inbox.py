@@ -155,3 +155,46 @@ def test_the_run_queue_limits_concurrent_renders(tmp_path):
     with dg.instance_for_test(temp_dir=str(home), overrides={"concurrency": config["concurrency"]}) as instance:
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
     assert {"key": RENDER_TAG, "limit": 2} in limits
+
+
+def test_an_s3_prefix_works_as_the_inbox(s3_server, tmp_path, monkeypatch):
+    bucket = s3_server.new_bucket()
+    for variable, value in {
+        "FILMGEN_MEDIA_URL": f"s3://{bucket}/media",
+        "FILMGEN_INBOX": f"s3://{bucket}/inbox",
+        "FILMGEN_MEDIA_ROOT": str(tmp_path / "cache"),
+        "AWS_ENDPOINT_URL": s3_server.endpoint_url,
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": s3_server.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key,
+    }.items():
+        monkeypatch.setenv(variable, value)
+    client = s3_server.client()
+    client.put_object(Bucket=bucket, Key="inbox/boat.txt", Body=STORY.read_bytes())
+    client.put_object(Bucket=bucket, Key="inbox/notes/ignored.txt", Body=b"not directly in the inbox")
+    defs = build_definitions()
+    media = defs.resources["media"]
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        first = tick(defs, instance)
+        assert first.skip_reason.skip_message == "queued: the-paper-boat; rejected: none"
+        registration = media.read_record("registration", "the-paper-boat", FilmRegistration)
+        assert registration.source_path == f"s3://{bucket}/inbox/boat.txt"
+        assert media.has(registration.stored_source)
+        assert tick(defs, instance, cursor=first.cursor).skip_reason.skip_message == "no new story in the inbox"
+
+        client.delete_object(Bucket=bucket, Key="inbox/boat.txt")
+        result = defs.resolve_job_def("film_setup_job").execute_in_process(
+            partition_key="the-paper-boat", instance=instance
+        )
+        assert result.success
+        assert media.read_record("story", "the-paper-boat", Story).title == "The Paper Boat"
+
+
+def test_an_s3_inbox_needs_the_media_store_on_s3(studio, monkeypatch):
+    defs, instance, _ = studio
+    monkeypatch.setenv("FILMGEN_INBOX", "s3://bucket/inbox")
+    assert tick(defs, instance).skip_message == (
+        "FILMGEN_INBOX s3://bucket/inbox: an S3 inbox uses the media store's S3 connection; "
+        "set FILMGEN_MEDIA_URL=s3://BUCKET/PREFIX as well, or use a folder as the inbox"
+    )
