@@ -24,7 +24,7 @@ from filmgen_dagster.domain import InboxEntry, QueuedRender
 from filmgen_dagster.errors import StoryError, UserInputError
 from filmgen_dagster.jobs import film_setup_job
 from filmgen_dagster.partitions import films
-from filmgen_dagster.registry import register_film
+from filmgen_dagster.registry import record_registration
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.s3_media_store import S3MediaStore, parse_s3_url
 from filmgen_dagster.resources.studio import FilmStudio
@@ -78,7 +78,8 @@ def take_in(instance: dg.DagsterInstance, media: MediaStore, item: Dropped, data
         except StoryError as exc:
             return InboxEntry(name=item.name, digest=digest, rejected=str(exc))
     stored = media.put_bytes(data, Path(item.name).suffix.lower())
-    film_key = register_film(instance, media, item.source, story, profile, stored_source=stored)
+    film_key = record_registration(media, item.source, story, profile, stored_source=stored)
+    instance.add_dynamic_partitions(films.name, [film_key])
     media.write_record("render_queue", film_key, QueuedRender(film_key=film_key, ticket=digest[:16]))
     return InboxEntry(name=item.name, digest=digest, film_key=film_key)
 

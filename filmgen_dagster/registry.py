@@ -17,15 +17,14 @@ from filmgen_dagster.resources.media_store import MediaStore
 def register_film(
     instance: DagsterInstance,
     media: MediaStore,
-    story_path: Path | str,
+    story_path: Path,
     story: Story,
     profile: str,
     languages: list[str] | None = None,
-    stored_source: MediaRef | None = None,
 ) -> str:
     """Record a film whose story was parsed from ``story_path`` and whose profile is known to load,
     and add its ``films`` partition."""
-    film_key = record_registration(media, story_path, story, profile, languages, stored_source)
+    film_key = record_registration(media, story_path, story, profile, languages)
     instance.add_dynamic_partitions(films.name, [film_key])
     return film_key
 
