@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ from filmgen_dagster.story_format import FORMATS, load_story
 TICKET_TAG = "filmgen/ticket"
 # Every 30 minutes from 00:00 to 05:59: films queued during the night still start in the window.
 DEFAULT_RENDER_CRON = "*/30 0-5 * * *"
+# A file changed this recently may still be being copied into the inbox folder (an S3 PUT is atomic).
+SETTLE_S = 5
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,19 @@ def dropped_files(location: str, media: MediaStore) -> list[Dropped]:
             if "/" not in name and Path(name).suffix.lower() in FORMATS
         ]
     folder = Path(location).expanduser().resolve()
+    settled = time.time() - SETTLE_S
     return [
-        Dropped(path.name, str(path), f"{path.stat().st_mtime_ns}-{path.stat().st_size}", path.read_bytes)
+        Dropped(path.name, str(path), f"{stat.st_mtime_ns}-{stat.st_size}", lambda path=path: _read(path))
         for path in (sorted(folder.iterdir()) if folder.is_dir() else [])
-        if path.is_file() and path.suffix.lower() in FORMATS
+        if path.is_file() and path.suffix.lower() in FORMATS and (stat := path.stat()).st_mtime < settled
     ]
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def take_in(instance: dg.DagsterInstance, media: MediaStore, item: Dropped, data: bytes, profile: str) -> InboxEntry:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -36,6 +38,13 @@ def studio(inbox, tmp_path):
         yield defs, instance, defs.resources["media"]
 
 
+def drop(source: Path, target: Path) -> None:
+    """Copy a story into the inbox, written a minute ago (the sensor waits for files to settle)."""
+    shutil.copyfile(source, target)
+    settled = time.time() - 60
+    os.utime(target, (settled, settled))
+
+
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -57,7 +66,7 @@ def render_window(defs, instance):
 
 def test_a_dropped_story_is_registered_and_queued_once(studio, inbox):
     defs, instance, media = studio
-    shutil.copyfile(STORY, inbox / "boat.txt")
+    drop(STORY, inbox / "boat.txt")
     first = tick(defs, instance)
 
     assert instance.get_dynamic_partitions("films") == ["the-paper-boat"]
@@ -66,16 +75,27 @@ def test_a_dropped_story_is_registered_and_queued_once(studio, inbox):
     entry = media.read_record("inbox", digest(STORY.read_bytes()), InboxEntry)
     assert entry.name == "boat.txt" and entry.film_key == "the-paper-boat" and entry.rejected is None
     # The same content again (a lost cursor, or a copy under another name) queues nothing new.
-    shutil.copyfile(STORY, inbox / "boat-copy.txt")
+    drop(STORY, inbox / "boat-copy.txt")
     assert tick(defs, instance).skip_reason.skip_message == "no new story in the inbox"
     assert tick(defs, instance, cursor=first.cursor).skip_reason.skip_message == "no new story in the inbox"
     assert instance.get_dynamic_partitions("films") == ["the-paper-boat"]
     assert media.read_record("render_queue", "the-paper-boat", QueuedRender) == queued
 
 
-def test_a_bad_story_is_reported_once_and_not_retried(studio, inbox, capfd):
+def test_a_file_still_being_written_waits_for_the_next_tick(studio, inbox):
+    defs, instance, _ = studio
+    shutil.copyfile(STORY, inbox / "boat.txt")  # modified just now
+    first = tick(defs, instance)
+    assert first.skip_reason.skip_message == "no new story in the inbox"
+    drop(STORY, inbox / "boat.txt")
+    assert "queued: the-paper-boat" in tick(defs, instance, cursor=first.cursor).skip_reason.skip_message
+
+
+def test_a_bad_story_is_reported_once_and_not_retried(studio, inbox, capfd, tmp_path):
     defs, instance, media = studio
-    (inbox / "empty.txt").write_text("   \n", encoding="utf-8")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("   \n", encoding="utf-8")
+    drop(empty, inbox / "empty.txt")
     first = tick(defs, instance)
     assert "rejected: empty.txt" in first.skip_reason.skip_message
     assert "WARNING - rejected: story empty.txt: is empty; write at least one paragraph" in capfd.readouterr().err
@@ -86,14 +106,14 @@ def test_a_bad_story_is_reported_once_and_not_retried(studio, inbox, capfd):
     assert tick(defs, instance).skip_reason.skip_message == "no new story in the inbox"  # even without the cursor
     assert "rejected" not in capfd.readouterr().err
     # Fixed in place: a new content, so it is read again and queued.
-    shutil.copyfile(STORY, inbox / "empty.txt")
+    drop(STORY, inbox / "empty.txt")
     assert "queued: the-paper-boat" in tick(defs, instance, cursor=first.cursor).skip_reason.skip_message
 
 
 def test_the_story_is_kept_so_the_render_survives_the_inbox_file(studio, inbox):
     defs, instance, media = studio
     dropped = inbox / "boat.txt"
-    shutil.copyfile(STORY, dropped)
+    drop(STORY, dropped)
     tick(defs, instance)
     registration = media.read_record("registration", "the-paper-boat", FilmRegistration)
     assert registration.source_path == str(dropped) and registration.stored_source is not None
@@ -105,8 +125,8 @@ def test_the_story_is_kept_so_the_render_survives_the_inbox_file(studio, inbox):
 
 def test_the_render_window_starts_each_queued_film_once_with_render_tags(studio, inbox):
     defs, instance, media = studio
-    shutil.copyfile(STORY, inbox / "boat.txt")
-    shutil.copyfile(EXAMPLES / "tide-clock.md", inbox / "tide.md")
+    drop(STORY, inbox / "boat.txt")
+    drop(EXAMPLES / "tide-clock.md", inbox / "tide.md")
     tick(defs, instance)
     films = sorted(instance.get_dynamic_partitions("films"))
     assert len(films) == 2
