@@ -138,8 +138,8 @@ class S3MediaStore(MediaStore):
 
     def storage_at(self, bucket: str, prefix: str) -> S3Storage:
         """Keys under another bucket/prefix, with this store's connection (e.g. the story inbox)."""
-        threshold = self.multipart_threshold_mb * _MIB
-        transfer = TransferConfig(multipart_threshold=threshold, multipart_chunksize=max(threshold, 8 * _MIB))
+        # Parts stay at boto3's 8 MiB: a transfer holds a few parts in memory per thread.
+        transfer = TransferConfig(multipart_threshold=self.multipart_threshold_mb * _MIB)
         return S3Storage(self.client, bucket, prefix, transfer, self._root / "cache")
 
 
