@@ -74,5 +74,8 @@ def test_a_dropped_story_is_rendered_in_the_window_onto_s3(unattended, s3_server
     record = FinalCutRecord.model_validate_json(
         client.get_object(Bucket=bucket, Key=f"studio/records/final_cut/{FILM}.json")["Body"].read()
     )
+    secret = s3_server.secret_access_key.encode()
+    # The daemon's, webserver's and code server's output, and the instance (runs, events, step logs).
+    assert [p for p in (ui.log, *env.home.rglob("*")) if p.is_file() and secret in p.read_bytes()] == []
     head = client.head_object(Bucket=bucket, Key=f"studio/objects/{record.video.digest[:2]}/{record.video.name}")
     assert head["ContentLength"] == record.video.size > 0
