@@ -78,9 +78,11 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def take_in(instance: dg.DagsterInstance, media: MediaStore, item: Dropped, data: bytes, profile: str) -> InboxEntry:
-    """Register and queue the film of one dropped story, or say why it was rejected."""
-    digest = hashlib.sha256(data).hexdigest()
+def take_in(
+    instance: dg.DagsterInstance, media: MediaStore, item: Dropped, data: bytes, digest: str, profile: str
+) -> InboxEntry:
+    """Register and queue the film of one dropped story (``data``, whose SHA-256 is ``digest``), or say
+    why it was rejected."""
     with media.scratch() as tmp:
         copy = tmp / item.name
         copy.write_bytes(data)
@@ -117,10 +119,11 @@ def inbox_sensor(
             continue
         seen[item.name] = item.fingerprint
         # The record, not the cursor, is what stops a content from being rendered (or rejected) twice.
-        if media.read_record("inbox", hashlib.sha256(data).hexdigest(), InboxEntry) is not None:
+        digest = hashlib.sha256(data).hexdigest()
+        if media.read_record("inbox", digest, InboxEntry) is not None:
             continue
-        entry = take_in(context.instance, media, item, data, studio.default_profile)
-        media.write_record("inbox", entry.digest, entry)
+        entry = take_in(context.instance, media, item, data, digest, studio.default_profile)
+        media.write_record("inbox", digest, entry)
         if entry.rejected:
             context.log.warning(f"rejected: {entry.rejected}")
             rejected.append(item.name)
