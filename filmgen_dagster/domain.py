@@ -342,3 +342,21 @@ class FilmRegistration(BaseModel):
     profile: str
     languages: list[LanguageCode] | None = None
     story_hash: str
+    # A story from the inbox is kept in the media store: the render may run later, elsewhere.
+    stored_source: MediaRef | None = None
+
+
+class InboxEntry(BaseModel):
+    """What became of one story file content (keyed by its SHA-256) dropped into the inbox."""
+
+    name: str
+    digest: str
+    film_key: str | None = None
+    rejected: str | None = None
+
+
+class QueuedRender(BaseModel):
+    """A film waiting for the render window; ``ticket`` tags its runs so it is rendered once."""
+
+    film_key: str
+    ticket: str

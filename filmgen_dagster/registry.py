@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from filmgen_dagster.domain import FilmPlan, FilmRegistration, Story
+from filmgen_dagster.domain import FilmPlan, FilmRegistration, MediaRef, Story
 from filmgen_dagster.errors import UserInputError
 from filmgen_dagster.keys import SHOT_SEPARATOR, slugify
 from filmgen_dagster.partitions import films, shots
@@ -32,17 +32,19 @@ def register_film(
 
 def record_registration(
     media: MediaStore,
-    story_path: Path,
+    story_path: Path | str,
     story: Story,
     profile: str,
     languages: list[str] | None = None,
     film_key: str | None = None,
+    stored_source: MediaRef | None = None,
 ) -> str:
     """Write what the ``story`` asset of a new (or re-registered) film reads; return its key.
 
+    ``story_path`` is a local file, or the URL of one kept in the media store as ``stored_source``.
     ``languages`` overrides the story's own; ``film_key`` keeps the key of a film rendered again from
     its report (its seeds derive from the key)."""
-    source = story_path.expanduser().resolve()
+    source = str(story_path.expanduser().resolve()) if isinstance(story_path, Path) else story_path
     profile_path = resolve_profile_path(profile)
     # A profile shipped with the project is stored by name, so the film still renders after a move.
     stored_profile = profile_path.stem if profile_path.parent == project_dir("profiles") else str(profile_path)
@@ -60,20 +62,21 @@ def record_registration(
         film_key,
         FilmRegistration(
             film_key=film_key,
-            source_path=str(source),
+            source_path=source,
             profile=stored_profile,
             languages=languages,
             story_hash=story.story_hash,
+            stored_source=stored_source,
         ),
     )
     return film_key
 
 
-def _unique_film_key(media: MediaStore, slug: str, source: Path) -> str:
+def _unique_film_key(media: MediaStore, slug: str, source: str) -> str:
     """The title's slug, suffixed when another story file already uses it."""
     candidate, n = slug, 1
     while (existing := media.read_record("registration", candidate, FilmRegistration)) is not None:
-        if existing.source_path == str(source):
+        if existing.source_path == source:
             return candidate
         n += 1
         candidate = f"{slug}-{n}"

@@ -23,15 +23,19 @@ from filmgen_dagster.settings import stories_dir
 from filmgen_dagster.story_format import FORMATS, load_story
 
 DRIVER_TAG = "filmgen/driver"
+# Runs of a render started by the render window (filmgen_dagster.inbox) carry the film's key under this
+# tag, passed on to the shot and assembly runs, so the run queue can limit how many render at once.
+RENDER_TAG = "filmgen/render"
 BATCH = 500
 
 
 def _new_materializations(
     context: dg.SensorEvaluationContext, assets: tuple[str, ...], partition_to_film
-) -> tuple[set[str], int]:
-    """Films touched by materializations of ``assets`` (not from CLI runs) since the cursor."""
+) -> tuple[dict[str, dict[str, str]], int]:
+    """Films touched by materializations of ``assets`` (not from CLI runs) since the cursor, each with
+    the tags its follow-up runs inherit."""
     after = int(context.cursor or 0)
-    newest, touched = after, set()
+    newest, touched = after, {}
     # Storage ids are global: when a batch fills up, stop the cursor where that batch ended.
     ceiling: int | None = None
     run_tags: dict[str, dict[str, str]] = {}
@@ -46,8 +50,10 @@ def _new_materializations(
             if record.run_id not in run_tags:
                 run = context.instance.get_run_by_id(record.run_id)
                 run_tags[record.run_id] = dict(run.tags) if run else {}
-            if DRIVER_TAG not in run_tags[record.run_id] and record.partition_key:
-                touched.add(partition_to_film(record.partition_key))
+            tags = run_tags[record.run_id]
+            if DRIVER_TAG not in tags and record.partition_key:
+                inherited = {RENDER_TAG: tags[RENDER_TAG]} if RENDER_TAG in tags else {}
+                touched.setdefault(partition_to_film(record.partition_key), {}).update(inherited)
     if ceiling is not None:
         newest = ceiling
     return touched, newest
@@ -56,9 +62,9 @@ def _new_materializations(
 @dg.sensor(job=shot_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
 def shot_partitions_sensor(context: dg.SensorEvaluationContext, media: MediaStore) -> dg.SensorResult:
     """Once a film's scene plan and style bible exist, add its shot partitions and render them."""
-    films, newest = _new_materializations(context, ("scene_plan", "style_bible"), lambda key: key)
+    touched, newest = _new_materializations(context, ("scene_plan", "style_bible"), lambda key: key)
     run_requests, partition_requests = [], []
-    for film_key in sorted(films):
+    for film_key in sorted(touched):
         plan = media.read_record("scene_plan", film_key, FilmPlan)
         bible = media.read_record("style_bible", film_key, StyleBible)
         if plan is None or bible is None:
@@ -69,7 +75,10 @@ def shot_partitions_sensor(context: dg.SensorEvaluationContext, media: MediaStor
         if stale:
             partition_requests.append(shots.build_delete_request(stale))
         version = hashlib.sha256((plan.model_dump_json() + bible.model_dump_json()).encode()).hexdigest()[:12]
-        run_requests += [dg.RunRequest(run_key=f"{shot.key}@{version}", partition_key=shot.key) for shot in plan.shots]
+        run_requests += [
+            dg.RunRequest(run_key=f"{shot.key}@{version}", partition_key=shot.key, tags=touched[film_key])
+            for shot in plan.shots
+        ]
     return dg.SensorResult(
         run_requests=run_requests, dynamic_partitions_requests=partition_requests, cursor=str(newest)
     )
@@ -78,9 +87,9 @@ def shot_partitions_sensor(context: dg.SensorEvaluationContext, media: MediaStor
 @dg.sensor(job=film_assembly_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
 def film_assembly_sensor(context: dg.SensorEvaluationContext, media: MediaStore) -> dg.SensorResult:
     """Once every shot of a film has its clip and narration, assemble the film."""
-    films, newest = _new_materializations(context, ("clip", "shot_narration"), film_of_shot)
+    touched, newest = _new_materializations(context, ("clip", "shot_narration"), film_of_shot)
     run_requests = []
-    for film_key in sorted(films):
+    for film_key in sorted(touched):
         plan = media.read_record("scene_plan", film_key, FilmPlan)
         if plan is None:
             continue
@@ -93,7 +102,9 @@ def film_assembly_sensor(context: dg.SensorEvaluationContext, media: MediaStore)
         ]
         if all(set(by_partition) == keys for by_partition in latest):
             state = max(max(by_partition.values()) for by_partition in latest)
-            run_requests.append(dg.RunRequest(run_key=f"{film_key}@{state}", partition_key=film_key))
+            run_requests.append(
+                dg.RunRequest(run_key=f"{film_key}@{state}", partition_key=film_key, tags=touched[film_key])
+            )
     return dg.SensorResult(run_requests=run_requests, cursor=str(newest))
 
 

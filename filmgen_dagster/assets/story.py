@@ -1,3 +1,6 @@
+import shutil
+from pathlib import Path
+
 import dagster as dg
 
 from filmgen_dagster.errors import StoryError
@@ -5,7 +8,6 @@ from filmgen_dagster.film_records import registration
 from filmgen_dagster.partitions import films
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.story_format import load_story
-from pathlib import Path
 
 
 @dg.asset(partitions_def=films, group_name="film", kinds={"python"})
@@ -14,7 +16,14 @@ def story(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materializ
     film_key = context.partition_key
     reg = registration(media, film_key)
     try:
-        parsed = load_story(Path(reg.source_path), reg.languages)
+        if reg.stored_source is None:
+            parsed = load_story(Path(reg.source_path), reg.languages)
+        else:
+            with media.scratch() as tmp:
+                # Under its own name again: the name gives the format, and the title when none is written.
+                copy = tmp / Path(reg.source_path).name
+                shutil.copyfile(media.local_path(reg.stored_source), copy)
+                parsed = load_story(copy, reg.languages)
     except StoryError as exc:
         raise dg.Failure(str(exc)) from None
     media.write_record("story", film_key, parsed)
