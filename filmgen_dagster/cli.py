@@ -172,12 +172,12 @@ def render(
     from filmgen_dagster.domain import FilmPlan
     from filmgen_dagster.registry import register_film, sync_shot_partitions
 
-    _progress(gpu_pool())
     with _workers(jobs) as pool:
         defs, instance = _session()
         media = defs.resources["media"]
         film_key = register_film(instance, media, story, parsed, profile, languages=languages, film_key=film_key)
         _progress(f"film {film_key}: {parsed.title!r} ({parsed.source_format}, {', '.join(parsed.languages)})")
+        _progress(gpu_pool())
         _run_here("film_setup_job", film_key, "story, scene plan, style bible")
         plan = media.read_record("scene_plan", film_key, FilmPlan)
         sync_shot_partitions(instance, plan)
