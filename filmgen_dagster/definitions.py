@@ -10,6 +10,7 @@ from filmgen_dagster.profiles import DEFAULT_PROFILE
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
 from filmgen_dagster.sensors import (
+    continuation_sensor,
     film_assembly_sensor,
     film_setup_automation,
     shot_partitions_sensor,
@@ -23,7 +24,13 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_package_module(assets),
         jobs=[film_setup_job, shot_job, film_assembly_job],
-        sensors=[stories_sensor, film_setup_automation, shot_partitions_sensor, film_assembly_sensor],
+        sensors=[
+            stories_sensor,
+            film_setup_automation,
+            shot_partitions_sensor,
+            continuation_sensor,
+            film_assembly_sensor,
+        ],
         executor=dg.in_process_executor,
         resources={
             "media": MediaStore(root=str(media_root())),

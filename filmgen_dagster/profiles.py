@@ -36,16 +36,23 @@ BACKEND_KINDS: dict[str, dict[str, str]] = {
     "speech": {
         "espeak-ng": "filmgen_dagster.backends.espeak:EspeakSpeech",
         "mms-tts": "filmgen_dagster.backends.mms_tts:MmsSpeech",
+        "xtts": "filmgen_dagster.backends.xtts:XttsSpeech",
     },
     "music": {
         "synth-score": "filmgen_dagster.backends.synth_music:SynthMusic",
         "musicgen": "filmgen_dagster.backends.musicgen:MusicGen",
     },
     "translator": {"transformers-seq2seq": "filmgen_dagster.backends.seq2seq_translator:Seq2SeqTranslator"},
-    "scorer": {"clip": "filmgen_dagster.backends.clip_scorer:ClipScorer"},
+    "scorer": {
+        "clip": "filmgen_dagster.backends.clip_scorer:ClipScorer",
+        "open-clip": "filmgen_dagster.backends.open_clip_scorer:OpenClipScorer",
+    },
 }
-# Options that name models: local paths among them must exist before any work starts.
-MODEL_OPTIONS = ("model", "models")
+# Kinds whose libraries come from an optional extra (kind -> extra): their module must import before
+# any work starts.
+EXTRAS = {"xtts": "xtts", "open-clip": "openclip"}
+# Options that name models or their files: local paths among them must exist before any work starts.
+MODEL_OPTIONS = ("model", "models", "pretrained", "speakers")
 REQUIRED = ("planner", "image", "video", "speech", "music")
 
 
@@ -166,10 +173,27 @@ def load_profile(ref: str) -> Profile:
         for option in MODEL_OPTIONS:
             if option in spec.options:
                 setattr(spec, option, _resolve_models(spec.options[option], path.parent, ref, modality))
+        _require_extra(modality, spec.kind, ref)
     for modality, spec in profile.quality.fallback.items():
         if modality not in BACKEND_KINDS or spec.kind not in BACKEND_KINDS[modality]:
             raise ProfileError(f"profile {ref}: quality.fallback.{modality} names unknown backend {spec.kind!r}")
+        _require_extra(modality, spec.kind, ref)
     return profile
+
+
+def _require_extra(modality: str, kind: str, ref: str) -> None:
+    """A backend from an optional extra must import here; installed is not enough (coqui-tts installs
+    but fails to import without a working torchaudio)."""
+    if kind not in EXTRAS:
+        return
+    try:
+        importlib.import_module(BACKEND_KINDS[modality][kind].split(":")[0])
+    except (ImportError, OSError) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise ProfileError(
+            f"profile {ref}: {modality} backend {kind!r} does not import here ({reason}); "
+            f"install its extra with pip install 'filmgen-dagster[{EXTRAS[kind]}]'"
+        ) from None
 
 
 def _resolve_models(value: Any, base: Path, ref: str, modality: str) -> Any:
@@ -183,7 +207,7 @@ def _resolve_models(value: Any, base: Path, ref: str, modality: str) -> Any:
     local = (base / Path(text).expanduser()).resolve()
     if not local.exists():
         raise ProfileError(
-            f"profile {ref}: {modality} model path {local} does not exist; fix the path or build it "
+            f"profile {ref}: {modality} path {local} does not exist; fix the path or build it "
             "(e.g. `filmgen tiny-models DIR` for test models)"
         )
     return str(local)
