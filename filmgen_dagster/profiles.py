@@ -48,9 +48,9 @@ BACKEND_KINDS: dict[str, dict[str, str]] = {
         "open-clip": "filmgen_dagster.backends.open_clip_scorer:OpenClipScorer",
     },
 }
-# Kinds whose libraries come from an optional extra (kind -> extra): their module must import before
-# any work starts.
-EXTRAS = {"xtts": "xtts", "open-clip": "openclip"}
+# Kinds whose libraries come from an optional extra: kind -> (extra, the torch companion it needs, which
+# pip cannot choose for the user's torch build). Their module must import before any work starts.
+EXTRAS = {"xtts": ("xtts", "torchaudio"), "open-clip": ("openclip", "torchvision")}
 # Options that name models or their files: local paths among them must exist before any work starts.
 MODEL_OPTIONS = ("model", "models", "pretrained", "speakers")
 REQUIRED = ("planner", "image", "video", "speech", "music")
@@ -189,10 +189,11 @@ def _require_extra(modality: str, kind: str, ref: str) -> None:
     try:
         importlib.import_module(BACKEND_KINDS[modality][kind].split(":")[0])
     except (ImportError, OSError) as exc:
-        reason = " ".join(str(exc).split())[:160]
+        reason = " ".join(str(exc).split()).split(". ")[0][:160]
+        extra, companion = EXTRAS[kind]
         raise ProfileError(
-            f"profile {ref}: {modality} backend {kind!r} does not import here ({reason}); "
-            f"install its extra with pip install 'filmgen-dagster[{EXTRAS[kind]}]'"
+            f"profile {ref}: {modality} backend {kind!r} does not import here ({reason}); install its extra "
+            f"with pip install 'filmgen-dagster[{extra}]' and a {companion} built for your torch"
         ) from None
 
 

@@ -25,11 +25,15 @@ from filmgen_dagster.sensors import continuation_sensor, shot_partitions_sensor
 from filmgen_dagster.story_format import load_story
 
 # Shot 2 continues shot 1 across a CONTINUOUS slugline; shot 3 is marked in the text; shot 4 is a cut.
+# (The coach's line gives the film a subtitle cue: a film without any spoken line fails its final cut.)
 RELAY = """Title: The Relay
 
 EXT. TRACK - DAY
 
 A runner takes the baton and sprints down the lane.
+
+COACH
+Go, go, go!
 
 EXT. TUNNEL - CONTINUOUS
 
@@ -58,9 +62,9 @@ def rules_plan(path: Path) -> FilmPlan:
 def test_fountain_continuous_slugline_and_text_mark(relay):
     story = load_story(relay)
     blocks = [block for scene in story.scenes for block in scene.blocks]
-    assert [b.continues for b in blocks] == [False, True, True, False]
+    assert [b.continues for b in blocks] == [False, False, True, True, False]
     # The mark is not part of the text anyone reads or hears.
-    assert blocks[2].text == "Her footsteps echo as the far end grows bright."
+    assert blocks[3].text == "Her footsteps echo as the far end grows bright."
 
 
 def test_markdown_mark_and_misplaced_marks(tmp_path):
