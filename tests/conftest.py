@@ -51,3 +51,18 @@ def make_film_env(base: Path) -> FilmEnv:
 @pytest.fixture
 def film_env(tmp_path: Path) -> FilmEnv:
     return make_film_env(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_profile(tmp_path_factory) -> Path:
+    """``filmgen tiny-models DIR`` as a user runs it, once per session: tiny random checkpoints of every
+    studio backend and the profile that uses them."""
+    models = tmp_path_factory.mktemp("tiny") / "models"
+    built = subprocess.run(
+        [sys.executable, "-m", "filmgen_dagster.cli", "tiny-models", str(models)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    profile = Path(built.stdout.strip().splitlines()[-1])
+    assert profile == models / "profile.yaml"
+    return profile

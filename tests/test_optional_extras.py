@@ -131,8 +131,7 @@ def build_tiny_xtts(folder) -> None:
         gpt_stop_text_token=vocab["[STOP]"],
         decoder_input_dim=64,
     )
-    model = Xtts.init_from_config(config)
-    model.init_models()
+    model = Xtts(config)
     torch.save({"model": model.state_dict()}, folder / "model.pth")
     config.save_json(str(folder / "config.json"))
 

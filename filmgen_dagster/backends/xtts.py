@@ -35,7 +35,8 @@ def checkpoint_dir(model: str, revision: str | None) -> Path:
 
 class XttsSpeech:
     """``speakers`` maps character names to reference WAVs (a few clean seconds each); ``narrator`` is
-    required and voices the narration and every character without a reference of their own."""
+    required and voices the narration and every character without a reference of their own. The style
+    bible's ``voice`` variants are for espeak-ng and are ignored here."""
 
     backend_id = "xtts"
 
@@ -71,7 +72,7 @@ class XttsSpeech:
     def _load(self, folder: Path) -> Xtts:
         config = XttsConfig()
         config.load_json(str(folder / "config.json"))
-        xtts = Xtts.init_from_config(config)
+        xtts = Xtts(config)  # what Xtts.init_from_config did; coqui-tts 0.27+ deprecates that name
         xtts.load_checkpoint(config, checkpoint_dir=str(folder), eval=True)
         return xtts.to(self.device)
 
