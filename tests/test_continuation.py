@@ -161,9 +161,10 @@ def test_a_continuation_starts_on_the_last_frame_of_the_shot_before(tiny_relay):
     first = {key: clip_frames(env, key, "first") for key in keys}
     seam = [float(np.abs(first[b] - last[a]).mean()) for a, b in zip(keys, keys[1:])]
     print("mean |first - previous last| per cut:", [round(x, 2) for x in seam])
-    # Continuations: the same picture up to x264 loss. The plain cut: an unrelated (noise) picture.
+    # Continuations: the same picture up to x264 loss (measured ~2). The plain cut: another picture
+    # (measured ~20 on the tiny model's noise).
     assert seam[0] < 4.0 and seam[1] < 4.0
-    assert seam[2] > 20.0
+    assert seam[2] > 8.0 and seam[2] > 4 * max(seam[:2])
 
 
 def test_continuations_ran_after_their_predecessors_and_say_so(tiny_relay):
