@@ -8,7 +8,7 @@ import sys
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from functools import cache
 from multiprocessing import get_context
@@ -108,20 +108,34 @@ def _run_here(job_name: str, film_key: str, label: str) -> None:
 
 
 def _render_shots(pool: ProcessPoolExecutor, plan, keys: list[str]) -> None:
-    """Run the shot job for ``keys``; any failure stops before the film is assembled."""
+    """Run the shot job for ``keys``; any failure stops before the film is assembled.
+
+    A continuation starts from the previous shot's clip, so it is submitted when that shot's run ends
+    (if that run failed, the continuation fails too, saying which shot to render first).
+    """
     numbers = {shot.key: number for number, shot in enumerate(plan.shots, start=1)}
-    futures = {
-        pool.submit(
-            _run_job, "shot_job", key, _tags(plan.film_key), f"shot {numbers[key]}/{len(plan.shots)} {key}"
-        ): key
-        for key in keys
+    waiting = {
+        previous.key: shot.key
+        for shot in plan.shots
+        if shot.key in keys and (previous := plan.continued_from(shot)) and previous.key in keys
     }
+
+    def submit(key: str):
+        label = f"shot {numbers[key]}/{len(plan.shots)} {key}"
+        return pool.submit(_run_job, "shot_job", key, _tags(plan.film_key), label)
+
+    futures = {submit(key): key for key in keys if key not in waiting.values()}
     failed = []
-    for future in as_completed(futures):
-        ok, line = future.result()
-        _progress(line)
-        if not ok:
-            failed.append(futures[future])
+    while futures:
+        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        for future in done:
+            key = futures.pop(future)
+            ok, line = future.result()
+            _progress(line)
+            if not ok:
+                failed.append(key)
+            if key in waiting:
+                futures[submit(waiting[key])] = waiting[key]
     if failed:
         raise SystemExit(
             f"filmgen: {len(failed)} shot(s) of {plan.film_key} failed ({', '.join(sorted(failed))}); fix the "
@@ -265,13 +279,18 @@ def rerender(film_key: str, shot: str | None, failed: bool, out: Path, jobs: int
     known = [s.key for s in plan.shots]
     if shot is not None and shot not in known:
         raise UserInputError(f"shot {shot}: not a shot of {film_key}; `filmgen status {film_key}` lists them")
-    keys = (
+    chosen = set(
         [shot]
         if shot
         else [k for k in known if statuses["clip"].get(k) != AssetPartitionStatus.MATERIALIZED]
         if failed
         else known
     )
+    # Continuations start from the shot before them: they follow it (unchanged ones are found by hash).
+    for each in plan.shots:
+        if (previous := plan.continued_from(each)) and previous.key in chosen:
+            chosen.add(each.key)
+    keys = [k for k in known if k in chosen]
     _progress(f"film {film_key}: re-rendering {len(keys)} of {len(known)} shot(s)")
     with _workers(jobs) as pool:
         if keys:

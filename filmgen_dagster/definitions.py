@@ -12,6 +12,7 @@ from filmgen_dagster.profiles import DEFAULT_PROFILE
 from filmgen_dagster.resources.s3_media_store import media_store_from_env
 from filmgen_dagster.resources.studio import FilmStudio
 from filmgen_dagster.sensors import (
+    continuation_sensor,
     film_assembly_sensor,
     film_setup_automation,
     shot_partitions_sensor,
@@ -27,7 +28,14 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_package_module(assets),
         jobs=[film_setup_job, shot_job, film_assembly_job],
-        sensors=[stories_sensor, inbox_sensor, film_setup_automation, shot_partitions_sensor, film_assembly_sensor],
+        sensors=[
+            stories_sensor,
+            inbox_sensor,
+            film_setup_automation,
+            shot_partitions_sensor,
+            continuation_sensor,
+            film_assembly_sensor,
+        ],
         schedules=[render_window_schedule()],
         executor=selected_executor(),
         resources={

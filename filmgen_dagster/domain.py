@@ -51,6 +51,7 @@ class StoryBlock(BaseModel):
     hindi: str | None = None
     speaker: str | None = None
     line: int = Field(description="1-based line number in the source file")
+    continues: bool = Field(False, description="marked as picking up where the shot before ends, no cut in time")
 
 
 class StoryScene(BaseModel):
@@ -94,6 +95,9 @@ class Shot(BaseModel):
     camera: CameraMove
     mood: Mood
     source_line: int
+    continues_previous: bool = Field(
+        False, description="the clip starts on the previous shot's last frame (an image-to-video backend)"
+    )
 
 
 class Scene(BaseModel):
@@ -145,6 +149,16 @@ class FilmPlan(BaseModel):
 
     def scene_of(self, shot: Shot) -> Scene:
         return self.scenes[shot.scene_number - 1]
+
+    def continued_from(self, shot: Shot) -> Shot | None:
+        """The shot a continuation starts from (the one before it in the film); None for other shots."""
+        index = self.shots.index(shot)
+        return self.shots[index - 1] if shot.continues_previous and index > 0 else None
+
+    def continued_by(self, shot: Shot) -> Shot | None:
+        """The next shot, when it continues this one."""
+        following = self.shots[self.shots.index(shot) + 1 :]
+        return following[0] if following and following[0].continues_previous else None
 
     @property
     def planned_duration_s(self) -> float:

@@ -37,18 +37,25 @@ BACKEND_KINDS: dict[str, dict[str, str]] = {
     "speech": {
         "espeak-ng": "filmgen_dagster.backends.espeak:EspeakSpeech",
         "mms-tts": "filmgen_dagster.backends.mms_tts:MmsSpeech",
+        "xtts": "filmgen_dagster.backends.xtts:XttsSpeech",
     },
     "music": {
         "synth-score": "filmgen_dagster.backends.synth_music:SynthMusic",
         "musicgen": "filmgen_dagster.backends.musicgen:MusicGen",
     },
     "translator": {"transformers-seq2seq": "filmgen_dagster.backends.seq2seq_translator:Seq2SeqTranslator"},
-    "scorer": {"clip": "filmgen_dagster.backends.clip_scorer:ClipScorer"},
+    "scorer": {
+        "clip": "filmgen_dagster.backends.clip_scorer:ClipScorer",
+        "open-clip": "filmgen_dagster.backends.open_clip_scorer:OpenClipScorer",
+    },
 }
 # Backends without model weights: cheap enough to build before any work, so bad options fail early.
 NO_MODEL_KINDS = frozenset({"rules", "storyboard", "camera-moves", "espeak-ng", "synth-score"})
-# Options that name models: local paths among them must exist before any work starts.
-MODEL_OPTIONS = ("model", "models")
+# Kinds whose libraries come from an optional extra: kind -> (extra, the torch companion it needs, which
+# pip cannot choose for the user's torch build). Their module must import before any work starts.
+EXTRAS = {"xtts": ("xtts", "torchaudio"), "open-clip": ("openclip", "torchvision")}
+# Options that name models or their files: local paths among them must exist before any work starts.
+MODEL_OPTIONS = ("model", "models", "pretrained", "speakers")
 REQUIRED = ("planner", "image", "video", "speech", "music")
 
 
@@ -168,26 +175,47 @@ def load_profile(ref: str) -> Profile:
             raise ProfileError(f"profile {ref}: unknown {modality} backend {spec.kind!r}; use {known}")
         for option in MODEL_OPTIONS:
             if option in spec.options:
-                setattr(spec, option, _resolve_models(spec.options[option], path.parent, ref, modality))
+                hub_ids = option in ("model", "models")  # `pretrained` may be a tag, `speakers` are files
+                setattr(spec, option, _resolve_models(spec.options[option], path.parent, ref, modality, hub_ids))
+        _require_extra(modality, spec.kind, ref)
     for modality, spec in profile.quality.fallback.items():
         if modality not in BACKEND_KINDS or spec.kind not in BACKEND_KINDS[modality]:
             raise ProfileError(f"profile {ref}: quality.fallback.{modality} names unknown backend {spec.kind!r}")
+        _require_extra(modality, spec.kind, ref)
     return profile
 
 
-def _resolve_models(value: Any, base: Path, ref: str, modality: str) -> Any:
+def _require_extra(modality: str, kind: str, ref: str) -> None:
+    """A backend from an optional extra must import here; installed is not enough (coqui-tts installs
+    but fails to import without a working torchaudio)."""
+    if kind not in EXTRAS:
+        return
+    try:
+        importlib.import_module(BACKEND_KINDS[modality][kind].split(":")[0])
+    except (ImportError, OSError) as exc:
+        reason = " ".join(str(exc).split()).split(". ")[0][:160]
+        extra, companion = EXTRAS[kind]
+        raise ProfileError(
+            f"profile {ref}: {modality} backend {kind!r} does not import here ({reason}); install its extra "
+            f"with pip install 'filmgen-dagster[{extra}]' and a {companion} built for your torch"
+        ) from None
+
+
+def _resolve_models(value: Any, base: Path, ref: str, modality: str, hub_ids: bool) -> Any:
     """Local model paths (absolute, ~, or ./ ../ relative to the profile) resolved and checked;
-    anything else is a hub id, checked now when the hub is offline, else when the model loads."""
+    anything else is a name the backend resolves: hub ids are checked now when the hub is offline,
+    else when the model loads."""
     if isinstance(value, dict):
-        return {key: _resolve_models(v, base, ref, modality) for key, v in value.items()}
+        return {key: _resolve_models(v, base, ref, modality, hub_ids) for key, v in value.items()}
     text = str(value)
     if not text.startswith(("/", "./", "../", "~")):
-        _check_cached_when_offline(text, ref, modality)
+        if hub_ids:
+            _check_cached_when_offline(text, ref, modality)
         return text
     local = (base / Path(text).expanduser()).resolve()
     if not local.exists():
         raise ProfileError(
-            f"profile {ref}: {modality} model path {local} does not exist; fix the path or build it "
+            f"profile {ref}: {modality} path {local} does not exist; fix the path or build it "
             "(e.g. `filmgen tiny-models DIR` for test models)"
         )
     return str(local)

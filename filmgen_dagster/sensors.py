@@ -11,7 +11,7 @@ import json
 
 import dagster as dg
 
-from filmgen_dagster.domain import FilmPlan, StyleBible
+from filmgen_dagster.domain import ClipRecord, FilmPlan, StyleBible
 from filmgen_dagster.errors import StoryError
 from filmgen_dagster.jobs import film_assembly_job, shot_job
 from filmgen_dagster.keys import film_of_shot
@@ -32,8 +32,8 @@ BATCH = 500
 def _new_materializations(
     context: dg.SensorEvaluationContext, assets: tuple[str, ...], partition_to_film
 ) -> tuple[dict[str, dict[str, str]], int]:
-    """Films touched by materializations of ``assets`` (not from CLI runs) since the cursor, each with
-    the tags its follow-up runs inherit."""
+    """Films (or whatever ``partition_to_film`` maps partition keys to) touched by materializations of
+    ``assets`` (not from CLI runs) since the cursor, each with the tags its follow-up runs inherit."""
     after = int(context.cursor or 0)
     newest, touched = after, {}
     # Storage ids are global: when a batch fills up, stop the cursor where that batch ended.
@@ -75,13 +75,38 @@ def shot_partitions_sensor(context: dg.SensorEvaluationContext, media: MediaStor
         if stale:
             partition_requests.append(shots.build_delete_request(stale))
         version = hashlib.sha256((plan.model_dump_json() + bible.model_dump_json()).encode()).hexdigest()[:12]
+        # Continuations wait for the clip they start from (continuation_sensor).
         run_requests += [
             dg.RunRequest(run_key=f"{shot.key}@{version}", partition_key=shot.key, tags=touched[film_key])
             for shot in plan.shots
+            if not shot.continues_previous
         ]
     return dg.SensorResult(
         run_requests=run_requests, dynamic_partitions_requests=partition_requests, cursor=str(newest)
     )
+
+
+@dg.sensor(job=shot_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
+def continuation_sensor(context: dg.SensorEvaluationContext, media: MediaStore) -> dg.SensorResult:
+    """Render a shot that continues the one before it once that shot's clip materializes, and again
+    after every re-render of it (the continuation starts on its last frame)."""
+    shot_keys, newest = _new_materializations(context, ("clip",), lambda key: key)
+    run_requests = []
+    for key in sorted(shot_keys):
+        plan = media.read_record("scene_plan", film_of_shot(key), FilmPlan)
+        shot = next((s for s in plan.shots if s.key == key), None) if plan else None
+        following = plan.continued_by(shot) if shot else None
+        clip = media.read_record("clip", key, ClipRecord)
+        if following and clip:
+            stored = context.instance.get_latest_storage_id_by_partition(
+                dg.AssetKey("clip"), dg.DagsterEventType.ASSET_MATERIALIZATION, {key}
+            )
+            run_requests.append(
+                dg.RunRequest(
+                    run_key=f"{following.key}@after-{stored[key]}", partition_key=following.key, tags=shot_keys[key]
+                )
+            )
+    return dg.SensorResult(run_requests=run_requests, cursor=str(newest))
 
 
 @dg.sensor(job=film_assembly_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)

@@ -25,6 +25,9 @@ _SCENE_BREAK = re.compile(r"^\s*(\*\s*\*\s*\*[\s*]*|-{3,}|#)\s*$")
 _SLUGLINE = re.compile(r"^(INT|EXT|EST|INT\./EXT|INT/EXT|I/E)[.\s]", re.IGNORECASE)
 _CHARACTER_CUE = re.compile(r"^(?P<name>[A-Z][A-Z0-9 .'\-]*?)\s*(\(.*\))?\s*\^?$")
 _TRANSITION = re.compile(r"^[A-Z\s]+TO:$")
+# A paragraph starting with this continues the shot before it (its clip starts on that shot's last frame).
+_CONTINUATION_MARK = re.compile(r"^\s*\[continuous\]\s*", re.IGNORECASE)
+_CONTINUOUS_SLUGLINE = re.compile(r"\bCONTINUOUS\s*$", re.IGNORECASE)
 PARAGRAPHS_PER_SCENE = 3
 
 
@@ -45,12 +48,14 @@ def load_story(path: Path, languages: list[str] | None = None) -> Story:
     title = _clean_inline(str(front.get("title") or ""))
     if fmt == "txt":
         title, body, body_line = _title_from_first_line(body)
+    body, marked = _strip_continuation_marks(body, body_line, name)
     scenes = {
         "txt": _parse_prose,
         "md": _parse_markdown,
         "fountain": _parse_fountain,
     }[fmt](body, body_line)
     scenes = [s for s in scenes if s.blocks]
+    _mark_continuations(scenes, marked, name)
     if not scenes:
         raise StoryError(f"story {name}: no narration or action text found; write at least one paragraph")
     return _build_story(name, fmt, text, front, title or _title_from_name(path), scenes, languages)
@@ -85,6 +90,32 @@ def _read_text(path: Path) -> str:
     if not text.strip():
         raise StoryError(f"story {name}: is empty; write at least one paragraph")
     return text
+
+
+def _strip_continuation_marks(body: str, first_line: int, name: str) -> tuple[str, set[int]]:
+    """The body without ``[continuous]`` marks, and the line numbers that carried one."""
+    lines = body.split("\n")
+    marked = set()
+    for index, line in enumerate(lines):
+        if match := _CONTINUATION_MARK.match(line):
+            if not line[match.end() :].strip():
+                raise StoryError(
+                    f"story {name}: line {first_line + index}: [continuous] stands alone; "
+                    "put it at the start of the paragraph it marks"
+                )
+            marked.add(first_line + index)
+            lines[index] = line[match.end() :]
+    return "\n".join(lines), marked
+
+
+def _mark_continuations(scenes: list[StoryScene], marked: set[int], name: str) -> None:
+    blocks = {block.line: block for scene in scenes for block in scene.blocks}
+    for line in sorted(marked):
+        if line not in blocks:
+            raise StoryError(
+                f"story {name}: line {line}: [continuous] must start a narration or action paragraph"
+            )
+        blocks[line].continues = True
 
 
 def _clean_inline(text: str) -> str:
@@ -230,12 +261,17 @@ def _parse_fountain(body: str, first_line: int) -> list[StoryScene]:
     scenes: list[StoryScene] = []
     heading = ""
     blocks: list[StoryBlock] = []
+    # A "... - CONTINUOUS" slugline: the scene's first shot continues the last shot before it.
+    continuous = False
     for line, lines in _paragraphs(body, first_line):
+        if continuous and blocks:
+            blocks[0].continues, continuous = True, False
         head = lines[0]
         if _SLUGLINE.match(head) or (head.startswith(".") and not head.startswith("..")):
             if blocks or heading:
                 scenes.append(StoryScene(heading=heading or f"Scene {len(scenes) + 1}", blocks=blocks))
             heading, blocks = _clean_inline(head.lstrip(".")).upper(), []
+            continuous = bool(_CONTINUOUS_SLUGLINE.search(head))
             lines, line = lines[1:], line + 1
             if not lines:
                 continue
@@ -260,6 +296,8 @@ def _parse_fountain(body: str, first_line: int) -> list[StoryScene]:
                 )
             continue
         _hindi_or_action(line, lines, blocks)
+    if continuous and blocks:
+        blocks[0].continues = True
     scenes.append(StoryScene(heading=heading or f"Scene {len(scenes) + 1}", blocks=blocks))
     return scenes
 

@@ -109,3 +109,18 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_profile(tmp_path_factory) -> Path:
+    """``filmgen tiny-models DIR`` as a user runs it, once per session: tiny random checkpoints of every
+    studio backend and the profile that uses them."""
+    models = tmp_path_factory.mktemp("tiny") / "models"
+    built = subprocess.run(
+        [sys.executable, "-m", "filmgen_dagster.cli", "tiny-models", str(models)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    profile = Path(built.stdout.strip().splitlines()[-1])
+    assert profile == models / "profile.yaml"
+    return profile

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import dagster as dg
 import pytest
 
@@ -15,15 +17,22 @@ from filmgen_dagster.story_format import load_story
 STORY = EXAMPLES / "night-market.fountain"
 
 
-@pytest.fixture
-def studio(tmp_path, monkeypatch):
+@contextmanager
+def sensor_studio(tmp_path, monkeypatch, story):
+    """(definitions, a test instance, the media store, the film of ``story`` registered with the animatic profile)."""
     monkeypatch.setenv("FILMGEN_MEDIA_ROOT", str(tmp_path / "media"))
     defs = build_definitions()
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
         media = defs.resources["media"]
-        film = register_film(instance, media, STORY, load_story(STORY), "animatic")
+        film = register_film(instance, media, story, load_story(story), "animatic")
         yield defs, instance, media, film
+
+
+@pytest.fixture
+def studio(tmp_path, monkeypatch):
+    with sensor_studio(tmp_path, monkeypatch, STORY) as studio:
+        yield studio
 
 
 def run_job(defs, instance, job, partition, tags=None):

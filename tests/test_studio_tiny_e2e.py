@@ -3,8 +3,6 @@ pipeline classes (diffusers, VITS, MusicGen, CLIP, seq2seq, a chat LLM) on tiny 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -19,17 +17,9 @@ STORY = EXAMPLES / "night-market.fountain"
 
 
 @pytest.fixture(scope="module")
-def tiny_render(tmp_path_factory) -> tuple[FilmEnv, Path, FilmManifest]:
-    base = tmp_path_factory.mktemp("studio")
-    env = make_film_env(base)
-    built = subprocess.run(
-        [sys.executable, "-m", "filmgen_dagster.cli", "tiny-models", str(base / "models")],
-        env=env.env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert built.returncode == 0, built.stderr
-    profile = Path(built.stdout.strip().splitlines()[-1])
-    assert profile == base / "models" / "profile.yaml"
-    result = env.render(STORY, "--profile", str(profile), "--jobs", "1")
+def tiny_render(tmp_path_factory, tiny_profile) -> tuple[FilmEnv, Path, FilmManifest]:
+    env = make_film_env(tmp_path_factory.mktemp("studio"))
+    result = env.render(STORY, "--profile", str(tiny_profile), "--jobs", "1")
     assert result.returncode == 0, result.stderr
     mp4 = Path(result.stdout.strip().splitlines()[-1])
     manifest = FilmManifest.model_validate_json((env.out / "the-night-market.report.json").read_text())

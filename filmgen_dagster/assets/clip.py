@@ -4,8 +4,15 @@ import dagster as dg
 from PIL import Image
 
 from filmgen_dagster.assets.shot_narration import NARRATION_LEAD_S
-from filmgen_dagster.av import VIDEO_CODEC_ARGS, encode_frames
-from filmgen_dagster.domain import ClipRecord, KeyframeRecord, QualityAttempt, ShotNarrationRecord, ShotPrompt
+from filmgen_dagster.av import VIDEO_CODEC_ARGS, decode_frames, encode_frames
+from filmgen_dagster.domain import (
+    ClipRecord,
+    FilmPlan,
+    KeyframeRecord,
+    QualityAttempt,
+    ShotNarrationRecord,
+    ShotPrompt,
+)
 from filmgen_dagster.faults import is_transient, raise_if_injected, retry_later
 from filmgen_dagster.film_records import plan_for_shot, registration, require
 from filmgen_dagster.gpus import GPU_STEP, gpu_lease
@@ -62,7 +69,9 @@ def _clip(
     backends = studio.backends(registration(media, plan.film_key).profile, device)
     quality = backends.profile.quality
     n_frames = round(narration.final_duration_s * plan.fps)
-    fade_in, fade_out = shot.number_in_scene == 1, shot.number_in_scene == len(scene.shots)
+    # A continuation carries on across the cut, so neither side of it dips to black.
+    fade_in = shot.number_in_scene == 1 and not shot.continues_previous
+    fade_out = shot.number_in_scene == len(scene.shots) and plan.continued_by(shot) is None
     longest_take = max((take.duration_s for take in narration.takes.values()), default=0.0)
     fits = NARRATION_LEAD_S + longest_take <= narration.final_duration_s + 1e-6
     keyframe_image = Image.open(media.local_path(frame_ref)).convert("RGB")
@@ -77,6 +86,7 @@ def _clip(
             video, loaded = backends.load("video")
         load_s += loaded
         seeded = prompt.model_copy(update={"seed": prompt.seed + attempt * REROLL_SEED_STEP})
+        continue_from, previous_clip = _continuation(media, plan, key, video)
         inputs = {
             "backend": video.backend_id,
             "model": video.model_id,
@@ -86,6 +96,7 @@ def _clip(
             "fps": plan.fps,
             "fades": [fade_in, fade_out],
             "codec": VIDEO_CODEC_ARGS,
+            **({"continues": previous_clip} if previous_clip else {}),
         }
         video_ref = media.recall("clip", inputs)
         cached = video_ref is not None
@@ -94,7 +105,7 @@ def _clip(
             with media.scratch() as tmp:
                 try:
                     encode_frames(
-                        video.frames(keyframe_image, seeded, n_frames, plan.fps),
+                        video.frames(keyframe_image, seeded, n_frames, plan.fps, **continue_from),
                         tmp / "clip.mp4",
                         fps=plan.fps,
                         n_frames=n_frames,
@@ -168,6 +179,7 @@ def _clip(
             "model_id": video.model_id,
             "device": device or "auto",
             "cached": cached,
+            "continues_from": plan.continued_from(shot).key if previous_clip else "",
             "model_load_s": round(load_s, 3),
             "render_s": round(time.perf_counter() - started, 3),
         },
@@ -184,3 +196,20 @@ def _clip(
         ],
     )
 
+
+def _continuation(media: MediaStore, plan: FilmPlan, key: str, video) -> tuple[dict, str | None]:
+    """(extra ``frames`` arguments, the previous clip's digest) for a continuation shot on a backend
+    that continues shots; nothing for other shots and backends (a camera move starts on its keyframe)."""
+    previous = plan.continued_from(plan.shot(key))
+    if previous is None or not getattr(video, "continues_shots", False):
+        return {}, None
+    record = media.read_record("clip", previous.key, ClipRecord)
+    if record is None:
+        raise dg.Failure(
+            description=f"shot {key} continues shot {previous.key}, which has no clip yet; render that shot "
+            f"first (`filmgen rerender {plan.film_key} --shot {previous.key}` renders both)"
+        )
+    (last,) = decode_frames(
+        media.local_path(record.video), [(record.frames - 1) / record.fps], (plan.width, plan.height)
+    )
+    return {"continue_from": last}, record.video.digest

@@ -50,13 +50,16 @@ def _shot_narration(
                 language=language, audio=None, duration_s=0.0, missing_text=bool(shot.narration)
             )
             continue
-        voiced = [(line.text, (c.voice if (c := bible.character(line.speaker or "")) else None)) for line in lines]
+        voiced = [
+            (line.text, (c.voice if (c := bible.character(line.speaker or "")) else None), line.speaker)
+            for line in lines
+        ]
         inputs = {"backend": speech.backend_id, "model": speech.model_id, "language": language, "lines": voiced}
         audio_ref = media.recall("speech", inputs)
         if audio_ref is None:
             parts: list[np.ndarray] = []
-            for text, voice in voiced:
-                parts += [speech.synthesize(text, language, voice), silence(LINE_GAP_S)]
+            for text, voice, speaker in voiced:
+                parts += [speech.synthesize(text, language, voice, speaker), silence(LINE_GAP_S)]
             with media.scratch() as tmp:
                 write_wav(tmp / "take.wav", np.concatenate(parts[:-1]))
                 audio_ref = media.put_file(tmp / "take.wav")

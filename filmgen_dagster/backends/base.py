@@ -44,6 +44,9 @@ class ImageBackend(Backend, Protocol):
 
 
 class VideoBackend(Backend, Protocol):
+    """A backend that sets ``continues_shots = True`` also takes ``continue_from`` (the previous shot's
+    last frame, HxWx3 uint8) for shots the plan marks as continuations, and starts on that frame."""
+
     def frames(
         self, keyframe: Image.Image, prompt: ShotPrompt, n_frames: int, fps: int
     ) -> Iterator[np.ndarray | Yuv420Frame]:
@@ -52,8 +55,11 @@ class VideoBackend(Backend, Protocol):
 
 
 class SpeechBackend(Backend, Protocol):
-    def synthesize(self, text: str, language: str, voice: str | None = None) -> np.ndarray:
-        """Mono float32 at SAMPLE_RATE, leading/trailing silence trimmed."""
+    def synthesize(
+        self, text: str, language: str, voice: str | None = None, speaker: str | None = None
+    ) -> np.ndarray:
+        """Mono float32 at SAMPLE_RATE, leading/trailing silence trimmed. ``voice`` is the character's
+        voice variant from the style bible, ``speaker`` its name (None for narration)."""
         ...
 
 

@@ -21,6 +21,7 @@ from filmgen_dagster.errors import ProfileError
 
 class DiffusersVideo:
     backend_id = "diffusers-image2video"
+    continues_shots = True
 
     def __init__(
         self,
@@ -81,20 +82,32 @@ class DiffusersVideo:
         self.takes_prompt = {"prompt", "negative_prompt"} & accepts
 
     def frames(
-        self, keyframe: Image.Image, prompt: ShotPrompt, n_frames: int, fps: int
+        self,
+        keyframe: Image.Image,
+        prompt: ShotPrompt,
+        n_frames: int,
+        fps: int,
+        continue_from: np.ndarray | None = None,
     ) -> Iterator[np.ndarray]:
+        """``continue_from``, the previous shot's last frame, replaces the keyframe as the conditioning
+        image of a continuation, and the clip starts on exactly that frame."""
         if n_frames < 0:
             raise ValueError(f"n_frames must be >= 0, got {n_frames}")
         if n_frames == 0:
             return
         size = keyframe.size
+        start = keyframe if continue_from is None else Image.fromarray(continue_from).resize(size)
         gen_size = generation_size(self.pipe, self.size[0] or size[0], self.size[1] or size[1])
-        first = keyframe.convert("RGB").resize(gen_size, Image.Resampling.LANCZOS)
+        first = start.convert("RGB").resize(gen_size, Image.Resampling.LANCZOS)
         needed = max(2, math.ceil(n_frames / fps * self.model_fps))
         clip = [
             np.asarray(Image.fromarray(f).resize(size, Image.Resampling.LANCZOS))
             for f in self._generate(first, prompt, needed)
         ]
+        if continue_from is not None:
+            # A model's first frame only re-creates its conditioning image (through the VAE, at the model's
+            # size); the cut is seamless only when the clip starts on the very frame the last shot ended on.
+            clip[0] = np.asarray(start.convert("RGB"))
         yield from _retime(clip, n_frames)
 
     def _generate(self, first: Image.Image, prompt: ShotPrompt, needed: int) -> list[np.ndarray]:

@@ -61,7 +61,9 @@ class EspeakSpeech:
         self.words_per_minute = words_per_minute
         self.pitch = pitch
 
-    def synthesize(self, text: str, language: str, voice: str | None = None) -> np.ndarray:
+    def synthesize(
+        self, text: str, language: str, voice: str | None = None, speaker: str | None = None
+    ) -> np.ndarray:
         if not text.strip():
             return np.zeros(0, np.float32)
         if language not in _LANGUAGE_VOICES:

@@ -48,6 +48,11 @@ class LlmShot(BaseModel):
     camera: CameraMove
     mood: Mood
     source_line: int = Field(description="the L number of the story line the shot shows")
+    continues_previous: bool = Field(
+        default=False,
+        description="true when the shot picks up exactly where the previous shot ends, with no cut in time "
+        "(the story marks such lines [continuous])",
+    )
 
 
 class LlmScene(BaseModel):
@@ -90,7 +95,8 @@ def story_prompt(story: Story) -> str:
         out.append(f"\nScene {number}: {scene.heading}")
         for block in scene.blocks:
             speaker = f" {block.speaker}:" if block.speaker else ""
-            out.append(f"L{block.line} [{block.kind}]{speaker} {block.text}")
+            continuous = " [continuous]" if block.continues else ""
+            out.append(f"L{block.line} [{block.kind}]{continuous}{speaker} {block.text}")
             if block.hindi and "hi" in story.languages:
                 out.append(f"L{block.line} [hi]{speaker} {block.hindi}")
     return "\n".join(out)
@@ -201,6 +207,8 @@ class LlmPlanner:
                     mood=shot.mood,
                     # A line number outside the scene would point the storyboard at the wrong text.
                     source_line=shot.source_line if shot.source_line in lines else lines[0],
+                    # The film's first shot has nothing to continue from.
+                    continues_previous=shot.continues_previous and (number, index) != (1, 1),
                 )
                 for index, shot in enumerate(scene.shots, start=1)
             ]

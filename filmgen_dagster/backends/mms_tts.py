@@ -29,7 +29,7 @@ def trim_silence(samples: np.ndarray) -> np.ndarray:
 
 
 class MmsSpeech:
-    """``voice`` is accepted and ignored: MMS checkpoints have a single speaker per language."""
+    """``voice`` and ``speaker`` are accepted and ignored: MMS checkpoints have a single speaker per language."""
 
     backend_id = "mms-tts"
 
@@ -60,7 +60,9 @@ class MmsSpeech:
             model.config.speaking_rate = speaking_rate  # read by VitsModel.forward on every call
             self._voices[language] = (tokenizer, model.to(self.device).eval())
 
-    def synthesize(self, text: str, language: str, voice: str | None = None) -> np.ndarray:
+    def synthesize(
+        self, text: str, language: str, voice: str | None = None, speaker: str | None = None
+    ) -> np.ndarray:
         if language not in self._voices:
             raise ValueError(f"mms-tts backend has models for {sorted(self._voices)}, not language {language!r}")
         if not text.strip():

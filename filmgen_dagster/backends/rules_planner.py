@@ -117,6 +117,8 @@ class RuleBasedPlanner:
             scene_text = " ".join(b.text for b in story_scene.blocks)
             mood = detect_mood(f"{story_scene.heading} {scene_text}", story.music if scene_number == 1 else None)
             drafts = self._draft_shots(story_scene.blocks, names)
+            # A marked block continues the shot before it: its first shot only, never the film's first.
+            marked = {block.line for block in story_scene.blocks if block.continues}
             shots = []
             for number, (visual, narration, characters, line) in enumerate(drafts, start=1):
                 framing = Framing.wide if number == 1 else _FRAMING_CYCLE[(number - 2) % len(_FRAMING_CYCLE)]
@@ -138,8 +140,10 @@ class RuleBasedPlanner:
                         camera=camera,
                         mood=mood,
                         source_line=line,
+                        continues_previous=line in marked and bool(scenes or shots),
                     )
                 )
+                marked.discard(line)
             scenes.append(Scene(number=scene_number, heading=story_scene.heading, mood=mood, shots=shots))
         return FilmPlan.for_story(story, film_key, fps, width, height, self.backend_id, scenes)
 
