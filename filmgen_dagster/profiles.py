@@ -173,11 +173,12 @@ def load_profile(ref: str) -> Profile:
         if spec.kind not in BACKEND_KINDS[modality]:
             known = ", ".join(BACKEND_KINDS[modality])
             raise ProfileError(f"profile {ref}: unknown {modality} backend {spec.kind!r}; use {known}")
+        # First what to install: without the backend's library its models are beside the point.
+        _require_extra(modality, spec.kind, ref)
         for option in MODEL_OPTIONS:
             if option in spec.options:
                 hub_ids = option in ("model", "models")  # `pretrained` may be a tag, `speakers` are files
                 setattr(spec, option, _resolve_models(spec.options[option], path.parent, ref, modality, hub_ids))
-        _require_extra(modality, spec.kind, ref)
     for modality, spec in profile.quality.fallback.items():
         if modality not in BACKEND_KINDS or spec.kind not in BACKEND_KINDS[modality]:
             raise ProfileError(f"profile {ref}: quality.fallback.{modality} names unknown backend {spec.kind!r}")
