@@ -16,8 +16,8 @@ In a fresh DAGSTER_HOME and media root it measures:
 - the GraphQL queries the Dagster UI makes for the asset page and the partition view of `clip`,
   against `dagster-webserver` on this instance.
 
-Prints a table, then one JSON object as the last line. `--skip-render` stops after planning and the UI
-queries (seconds even at 60 minutes); `--minutes 1` runs everything in a couple of minutes.
+Prints a table, then one JSON object as the last line. `--skip-render` plans, marks every clip partition
+materialized (runless events) and times the UI queries (a minute even at 60 minutes); `--minutes 1` runs everything in a couple of minutes.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ print(json.dumps({"film": film_key, "shots": len(plan.shots), "scenes": len(plan
 # The assembly with nothing cached (narration is always rebuilt; music and final cut are forgotten), in
 # this child alone so that its peak RSS is the assembly's, not the renderer's.
 ASSEMBLY = """
-import json, resource, sys, time
+import json, resource, sys, threading, time
 import dagster as dg
 from filmgen_dagster.settings import prepare_dagster_home
 prepare_dagster_home()
@@ -140,17 +140,32 @@ from filmgen_dagster.definitions import build_definitions
 from filmgen_dagster.domain import FinalCutRecord, MusicRecord
 defs, instance = build_definitions(), dg.DagsterInstance.get()
 media, film_key = defs.resources["media"], sys.argv[1]
-for kind, field in (("final_cut", "video"), ("music", "score")):
-    record = media.read_record(kind, film_key, FinalCutRecord if kind == "final_cut" else MusicRecord)
-    media.object_path(getattr(record, field)).unlink()
+for kind, model, field in (("final_cut", FinalCutRecord, "video"), ("music", MusicRecord, "score")):
+    media.object_path(getattr(media.read_record(kind, film_key, model), field)).unlink()
+samples = []  # (time, RSS MB), to find which step peaks
+
+def sample():
+    while True:
+        with open("/proc/self/status") as status:
+            rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+        samples.append((time.time(), rss / 1024))
+        time.sleep(0.02)
+
+threading.Thread(target=sample, daemon=True).start()
 baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 started = time.perf_counter()
 result = defs.resolve_job_def("film_assembly_job").execute_in_process(
     partition_key=film_key, instance=instance, raise_on_error=True,
     run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
 took = time.perf_counter() - started
-steps = {e.step_key: e.event_specific_data.duration_ms / 1000 for e in result.all_events
-         if e.event_type_value == "STEP_SUCCESS"}
+steps, starts = {}, {}
+for entry in instance.all_logs(result.run_id):
+    event = entry.dagster_event
+    if event and event.event_type_value == "STEP_START":
+        starts[event.step_key] = entry.timestamp
+    elif event and event.event_type_value == "STEP_SUCCESS":
+        window = [mb for t, mb in samples if starts[event.step_key] <= t <= entry.timestamp]
+        steps[event.step_key] = {"s": event.event_specific_data.duration_ms / 1000, "peak_rss_mb": max(window, default=0)}
 usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"assembly_s": took, "steps": steps, "rss_mb": usage, "baseline_rss_mb": baseline_mb}))
 """
@@ -168,6 +183,21 @@ film_key, shot = sys.argv[1], sys.argv[2]
 for ref in (media.read_record("clip", shot, ClipRecord).video, media.read_record("keyframe", shot, KeyframeRecord).image,
             media.read_record("final_cut", film_key, FinalCutRecord).video):
     media.object_path(ref).unlink()
+print(json.dumps({}))
+"""
+
+# Without a render, the partition view still gets a materialization per shot to show (runless events).
+MARK_CLIPS = """
+import json, sys, time
+import dagster as dg
+from filmgen_dagster.settings import prepare_dagster_home
+prepare_dagster_home()
+from filmgen_dagster.definitions import build_definitions
+from filmgen_dagster.domain import FilmPlan
+defs, instance = build_definitions(), dg.DagsterInstance.get()
+plan = defs.resources["media"].read_record("scene_plan", sys.argv[1], FilmPlan)
+for shot in plan.shots:
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="clip", partition=shot.key))
 print(json.dumps({}))
 """
 
@@ -305,15 +335,18 @@ def main() -> None:
         film = planned.pop("film")
         shot = planned.pop("first_shot")
         figures.update(planned)
-        if not args.skip_render:
+        if args.skip_render:
+            child_json(MARK_CLIPS, env, film)
+        else:
             render_s, _ = timed_run([*filmgen, "render", str(story), "--out", str(work / "out"),
                                      "--jobs", str(args.jobs)], env, "filmgen render")  # fmt: skip
             figures["full_render_s"] = render_s
             figures["shots_per_s"] = planned["shots"] / render_s
             assembly = child_json(ASSEMBLY, env, film)
             figures["assembly_s"] = assembly["assembly_s"]
-            figures["final_cut_s"] = assembly["steps"]["final_cut"]
-            figures.update({f"{step}_s": s for step, s in assembly["steps"].items() if step != "final_cut"})
+            for step, measured in assembly["steps"].items():
+                figures[f"{step}_s"] = measured["s"]
+                figures[f"{step}_peak_rss_mb"] = measured["peak_rss_mb"]
             figures["assembly_rss_mb"] = assembly["rss_mb"]
             figures["assembly_baseline_rss_mb"] = assembly["baseline_rss_mb"]
             sys.path.insert(0, str(ROOT))

@@ -181,9 +181,11 @@ def equal_power(n: int) -> np.ndarray:
 
 
 def at_level(x: np.ndarray, dbfs: float) -> np.ndarray:
-    """``x`` scaled to an RMS of ``dbfs`` (silence stays silent)."""
-    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if len(x) else 0.0
-    return (x * np.float32(10 ** (dbfs / 20) / rms) if rms > 0 else x).astype(np.float32)
+    """``x`` scaled to an RMS of ``dbfs`` (silence stays silent); the level is summed block by block, so a
+    long cue needs no float64 copy of itself."""
+    sum_sq = sum(float(np.dot(b, b)) for b in (x[i : i + BLOCK].astype(np.float64) for i in range(0, len(x), BLOCK)))
+    rms = np.sqrt(sum_sq / len(x)) if len(x) else 0.0
+    return (x * np.float32(10 ** (dbfs / 20) / rms) if rms > 0 else x).astype(np.float32, copy=False)
 
 
 def score_from_cues(

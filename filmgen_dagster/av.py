@@ -290,7 +290,7 @@ def _mux(
     args += [
         "-map_metadata", "-1",
         "-c:v", "copy",
-        "-c:a", "aac", "-b:a", "160k",
+        "-c:a", "aac", "-aac_coder", "fast", "-b:a", "160k",  # the default coder is about 2x slower
         "-c:s", "mov_text",
         "-filter:a", f"apad=whole_dur={duration:.6f},atrim=end={duration:.6f}",
         "-metadata", f"title={title}",
