@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -292,8 +293,9 @@ def ui_timings(env: dict[str, str], log: Path, partition: str) -> dict[str, floa
                 best = min(best, time.perf_counter() - started)
             timings[name] = best
             if name == "partition_health":
-                keys = data["assetNodeOrError"]["partitionKeysByDimension"][0]["partitionKeys"]
-                timings["partition_keys"] = len(keys)
+                node = data["assetNodeOrError"]
+                timings["partition_keys"] = len(node["partitionKeysByDimension"][0]["partitionKeys"])
+                timings["materialized_partitions"] = len(node["assetPartitionStatuses"]["materializedPartitions"])
         return timings
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -357,11 +359,14 @@ def main() -> None:
             concat_copy(clips, work / "copy.mp4")
             figures["copy_concat_s"] = time.perf_counter() - started
             child_json(FORGET_SHOT, env, film, shot)
-            rerender_s, _ = timed_run([*filmgen, "rerender", film, "--shot", shot, "--out", str(work / "out"),
+            rerender_s, rerendered = timed_run([*filmgen, "rerender", film, "--shot", shot, "--out", str(work / "out"),
                                        "--jobs", "1"], env, "filmgen rerender")  # fmt: skip
             figures["rerender_one_s"] = rerender_s
+            # Where it went, from the CLI's progress lines: the shot run, then the film assembly run.
+            runs = [float(s) for s in re.findall(r" ok in ([\d.]+)s", rerendered.stderr)]
+            figures["rerender_shot_run_s"], figures["rerender_assembly_run_s"] = runs
         ui = ui_timings(env, work / "webserver.log", shot)
-        figures.update({f"ui_{name}_s" if name != "partition_keys" else "ui_partition_keys": v for name, v in ui.items()})
+        figures.update({f"ui_{name}" + ("_s" if isinstance(v, float) else ""): v for name, v in ui.items()})
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
