@@ -17,7 +17,8 @@ In a fresh DAGSTER_HOME and media root it measures:
   against `dagster-webserver` on this instance.
 
 Prints a table, then one JSON object as the last line. `--skip-render` plans, marks every clip partition
-materialized (runless events) and times the UI queries (a minute even at 60 minutes); `--minutes 1` runs everything in a couple of minutes.
+materialized (runless events) and times the UI queries (a minute even at 60 minutes); `--minutes 1` runs
+everything in a couple of minutes.
 """
 
 from __future__ import annotations

@@ -234,7 +234,9 @@ def _take(buffer: np.ndarray, n: int) -> Iterator[np.ndarray]:
         yield buffer[lo : min(n, lo + BLOCK)].copy()
 
 
-def fade_edges(blocks: Iterable[np.ndarray], total: int, fade_in: np.ndarray, fade_out: np.ndarray) -> Iterator[np.ndarray]:
+def fade_edges(
+    blocks: Iterable[np.ndarray], total: int, fade_in: np.ndarray, fade_out: np.ndarray
+) -> Iterator[np.ndarray]:
     """Multiply the first samples of a ``total``-sample track by ``fade_in`` and the last by ``fade_out``,
     clip to ±0.98, block by block."""
     offset = 0
