@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,15 +100,24 @@ def clip_checks(
     ]  # fmt: skip
 
 
-def narration_over_music_db(narration: np.ndarray, music: np.ndarray, speech_dbfs: float = -40.0) -> float:
-    """How much louder the narration is than the music while someone speaks (RMS, dB)."""
+def narration_over_music_db(
+    blocks: Iterable[tuple[np.ndarray, np.ndarray]], speech_dbfs: float = -40.0
+) -> float:
+    """How much louder the narration is than the music while someone speaks (RMS, dB).
+
+    ``blocks`` are consecutive (narration, music) pairs whose lengths are multiples of SPEECH_BLOCK_S
+    (the last pair may be shorter), so a film-long track is measured without holding it.
+    """
     block = round(SPEECH_BLOCK_S * SAMPLE_RATE)
-    n = min(len(narration), len(music)) // block * block
-    voice = narration[:n].astype(np.float64).reshape(-1, block)
-    score = music[:n].astype(np.float64).reshape(-1, block)
-    voice_rms = np.sqrt((voice**2).mean(axis=1))
-    speaking = voice_rms > 10 ** (speech_dbfs / 20)
-    if not speaking.any():
+    voice_sq, music_sq, speaking_blocks = 0.0, 0.0, 0
+    for narration, music in blocks:
+        n = min(len(narration), len(music)) // block * block
+        voice_rms_sq = (narration[:n].astype(np.float64).reshape(-1, block) ** 2).mean(axis=1)
+        speaking = voice_rms_sq > 10 ** (speech_dbfs / 10)
+        voice_sq += float(voice_rms_sq[speaking].sum())
+        music_sq += float((music[:n].astype(np.float64).reshape(-1, block)[speaking] ** 2).mean(axis=1).sum())
+        speaking_blocks += int(speaking.sum())
+    if not speaking_blocks:
         return float("inf")
-    music_rms = np.sqrt((score[speaking] ** 2).mean())
-    return float(20 * np.log10(np.sqrt((voice_rms[speaking] ** 2).mean()) / max(music_rms, 1e-9)))
+    music_rms = np.sqrt(music_sq / speaking_blocks)
+    return float(20 * np.log10(np.sqrt(voice_sq / speaking_blocks) / max(music_rms, 1e-9)))

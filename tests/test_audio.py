@@ -6,14 +6,19 @@ import soundfile as sf
 
 from filmgen_dagster.audio import (
     active_ratio,
-    duck,
+    BLOCK,
+    apply_gain_db,
+    ducking_gain_db,
     duration_s,
-    lay_on_timeline,
     mix,
     read_wav,
     rms_dbfs,
     silence,
+    timeline_blocks,
+    wav_blocks,
+    wav_levels,
     write_wav,
+    write_wav_blocks,
 )
 from filmgen_dagster.backends.base import SAMPLE_RATE
 
@@ -54,14 +59,42 @@ def test_silence_and_duration():
     assert duration_s(silence(2.25)) == 2.25
 
 
-def test_lay_on_timeline_places_sums_and_cuts():
+def lay_on_timeline(segments, seconds: float) -> np.ndarray:
+    return np.concatenate(list(timeline_blocks(segments, seconds)))
+
+
+def duck(music: np.ndarray, voice: np.ndarray, **options) -> np.ndarray:
+    return np.concatenate(list(apply_gain_db([music], ducking_gain_db([voice], **options))))
+
+
+def test_timeline_places_sums_and_cuts():
     one = np.ones(SAMPLE_RATE // 2, np.float32)
-    track = lay_on_timeline([(1.0, one), (1.25, one), (2.8, one), (-0.25, one)], 3.0)
+    track = lay_on_timeline([(1.0, one), (1.25, one), (2.8, one), (-0.25, lambda: one)], 3.0)
     assert len(track) == 3 * SAMPLE_RATE
     at = lambda s: track[round(s * SAMPLE_RATE)]  # noqa: E731
     assert at(0.1) == 1 and at(0.3) == 0  # head of the negative-start segment was cut off
     assert at(0.9) == 0 and at(1.1) == 1 and at(1.3) == 2 and at(1.6) == 1 and at(1.8) == 0
     assert track[-1] == 1  # overhang past the end is cut, length stays exact
+
+
+def test_long_tracks_stream_in_blocks_and_measure_as_a_whole(tmp_path):
+    # A take straddling a block boundary, and one loaded only when the track reaches it.
+    take = tone(3.0, 330, 0.4)
+    blocks = list(timeline_blocks([(9.0, take), (25.0, lambda: take)], 30.0))
+    assert [len(b) for b in blocks] == [BLOCK, BLOCK, BLOCK]
+    write_wav_blocks(tmp_path / "track.wav", blocks)
+    track = read_wav(tmp_path / "track.wav")
+    assert len(track) == 30 * SAMPLE_RATE
+    assert rms_dbfs(span(track, 9.2, 11.8)) == pytest.approx(rms_dbfs(take), abs=0.1)
+    assert rms_dbfs(span(track, 12.5, 24.5)) == -120.0
+    assert [len(b) for b in wav_blocks(tmp_path / "track.wav")] == [BLOCK, BLOCK, BLOCK]
+    level, ratio = wav_levels(tmp_path / "track.wav")
+    assert level == pytest.approx(rms_dbfs(track), abs=0.01) and ratio == pytest.approx(active_ratio(track))
+    # Ducking block by block is ducking the whole.
+    music = tone(30.0, 220, 0.3)
+    gain = ducking_gain_db([track[:BLOCK], track[BLOCK : 2 * BLOCK], track[2 * BLOCK :]])
+    in_blocks = np.concatenate(list(apply_gain_db([music[:BLOCK], music[BLOCK:]], gain)))
+    assert np.allclose(in_blocks, duck(music, track), atol=1e-7)
 
 
 def test_duck_lowers_music_only_under_voice():

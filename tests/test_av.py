@@ -139,6 +139,15 @@ def test_encode_failure_reports_ffmpeg_stderr(tmp_path: Path) -> None:
     assert not (tmp_path / "odd.mp4").exists()
 
 
+def test_mux_final_keeps_the_track_of_a_language_without_a_line(clip: Path, tmp_path: Path) -> None:
+    # A film with no spoken line has subtitle files without cues; each language still gets its track.
+    write_sine_wav(tmp_path / "en.wav", 440, 1.0)
+    (tmp_path / "en.vtt").write_text("WEBVTT\n\n", "utf-8")
+    mux_final([clip], {"en": tmp_path / "en.wav"}, {"en": tmp_path / "en.vtt"}, tmp_path / "f.mp4", "t", N / FPS)
+    kinds = [(s.kind, s.language) for s in probe(tmp_path / "f.mp4").streams]
+    assert kinds == [("video", None), ("audio", "eng"), ("subtitle", "eng")]
+
+
 def test_concat_copy_joins_clips(clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "joined.mp4"
     concat_copy([clip, clip], out)
@@ -147,19 +156,21 @@ def test_concat_copy_joins_clips(clip: Path, tmp_path: Path) -> None:
 
 
 def test_mux_final_tracks_languages_and_title(clip: Path, tmp_path: Path) -> None:
-    # English narration shorter than the picture, Hindi longer: the picture sets the length.
+    # Two clips joined in the same pass; English narration shorter than the picture, Hindi longer: the
+    # picture sets the length.
     write_sine_wav(tmp_path / "en.wav", 440, 1.2)
-    write_sine_wav(tmp_path / "hi.wav", 660, 3.5)
-    (tmp_path / "en.srt").write_text("1\n00:00:00,200 --> 00:00:01,500\nThe tide turns.\n\n", "utf-8")
-    (tmp_path / "hi.srt").write_text("1\n00:00:00,200 --> 00:00:01,500\nज्वार पलटता है।\n\n", "utf-8")
+    write_sine_wav(tmp_path / "hi.wav", 660, 5.0)
+    (tmp_path / "en.vtt").write_text("WEBVTT\n\n00:00:00.200 --> 00:00:01.500\nThe tide &lt;turns&gt;.\n\n", "utf-8")
+    (tmp_path / "hi.vtt").write_text("WEBVTT\n\n00:00:00.200 --> 00:00:01.500\nज्वार पलटता है।\n\n", "utf-8")
     title = 'The "Tide" <b>Clock</b> & co; $(rm -rf /)'
     out = tmp_path / "film.mp4"
     mux_final(
-        clip,
+        [clip, clip],
         {"en": tmp_path / "en.wav", "hi": tmp_path / "hi.wav"},
-        {"en": tmp_path / "en.srt", "hi": tmp_path / "hi.srt"},
+        {"en": tmp_path / "en.vtt", "hi": tmp_path / "hi.vtt"},
         out,
         title,
+        duration_s=2 * N / FPS,
     )
 
     info = probe(out)
@@ -170,14 +181,14 @@ def test_mux_final_tracks_languages_and_title(clip: Path, tmp_path: Path) -> Non
         ("subtitle", "mov_text", "eng"),
         ("subtitle", "mov_text", "hin"),
     ]
-    assert info.duration_s == pytest.approx(N / FPS, abs=0.05)
-    assert count_frames(out) == N
+    assert info.duration_s == pytest.approx(2 * N / FPS, abs=0.05)
+    assert count_frames(out) == 2 * N
     for stream in (0, 1):
         samples = decode_audio(out, stream)
         assert samples.dtype == np.float32
-        assert len(samples) / 48000 == pytest.approx(N / FPS, abs=0.05)
+        assert len(samples) / 48000 == pytest.approx(2 * N / FPS, abs=0.05)
         assert np.sqrt(np.mean(samples[: 48000] ** 2)) > 0.1  # the sine, not silence
-    assert "The tide turns." in extract_subtitles(out, 0)
+    assert "The tide <turns>." in extract_subtitles(out, 0)  # escaped in WebVTT, plain text in the film
     assert "ज्वार पलटता है।" in extract_subtitles(out, 1)
     assert title in _container_metadata(out)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from filmgen_dagster.audio import active_ratio, rms_dbfs
+from filmgen_dagster.audio import BLOCK, active_ratio, rms_dbfs
 from filmgen_dagster.backends.base import SAMPLE_RATE, MusicBackend, MusicCue
 from filmgen_dagster.backends.synth_music import SynthMusic
 from filmgen_dagster.domain import Mood
@@ -18,6 +18,10 @@ def centroid(x: np.ndarray) -> float:
     return float(np.sum(mag * np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)) / np.sum(mag))
 
 
+def whole(blocks) -> np.ndarray:
+    return np.concatenate(list(blocks))
+
+
 def span(x: np.ndarray, a: float, b: float) -> np.ndarray:
     return x[round(a * SAMPLE_RATE) : round(b * SAMPLE_RATE)]
 
@@ -30,7 +34,7 @@ def test_identity():
 
 @pytest.mark.parametrize("mood", list(Mood))
 def test_every_mood_is_exact_length_audible_and_at_level(mood):
-    x = SynthMusic().compose([cue(0, 12.3456, mood.value)], 12.3456)
+    x = whole(SynthMusic().compose([cue(0, 12.3456, mood.value)], 12.3456))
     assert x.dtype == np.float32 and len(x) == round(12.3456 * SAMPLE_RATE)
     assert active_ratio(x, -50) > 0.9
     assert rms_dbfs(span(x, 3, 9)) == pytest.approx(-20, abs=3)
@@ -39,13 +43,14 @@ def test_every_mood_is_exact_length_audible_and_at_level(mood):
 
 def test_deterministic_for_a_seed():
     cues = [cue(0, 8, "calm"), cue(8, 8, "tense")]
-    a, b = SynthMusic(seed=3).compose(cues, 16), SynthMusic(seed=3).compose(cues, 16)
+    a, b = whole(SynthMusic(seed=3).compose(cues, 16)), whole(SynthMusic(seed=3).compose(cues, 16))
     assert np.array_equal(a, b)
-    assert not np.array_equal(a, SynthMusic(seed=4).compose(cues, 16))
+    assert not np.array_equal(a, whole(SynthMusic(seed=4).compose(cues, 16)))
 
 
 def test_moods_differ():
-    renders = {m: SynthMusic().compose([cue(0, 20, m)], 20) for m in ("joyful", "tense", "sad", "triumphant")}
+    moods = ("joyful", "tense", "sad", "triumphant")
+    renders = {m: whole(SynthMusic().compose([cue(0, 20, m)], 20)) for m in moods}
     bodies = {m: span(x, 3, 17) for m, x in renders.items()}
     assert centroid(bodies["joyful"]) > 1.5 * centroid(bodies["tense"])
     assert centroid(bodies["triumphant"]) > 1.5 * centroid(bodies["tense"])
@@ -53,7 +58,7 @@ def test_moods_differ():
 
 
 def test_crossfade_is_continuous_and_both_cues_sound():
-    x = SynthMusic().compose([cue(0, 10, "calm"), cue(10, 10, "triumphant")], 20)
+    x = whole(SynthMusic().compose([cue(0, 10, "calm"), cue(10, 10, "triumphant")], 20))
     boundary = span(x, 9, 11)
     assert active_ratio(boundary, -45) > 0.95  # no gap at the cut
     jumps = np.abs(np.diff(x))
@@ -62,7 +67,7 @@ def test_crossfade_is_continuous_and_both_cues_sound():
 
 
 def test_fades_at_the_ends_and_gaps_are_quiet():
-    x = SynthMusic().compose([cue(0, 6, "joyful"), cue(10, 6, "sad")], 18)
+    x = whole(SynthMusic().compose([cue(0, 6, "joyful"), cue(10, 6, "sad")], 18))
     assert len(x) == 18 * SAMPLE_RATE
     assert np.max(np.abs(x[:480])) < 0.01 and np.max(np.abs(x[-480:])) < 0.01
     assert rms_dbfs(span(x, 7.5, 8.5)) < -60  # no cue here
@@ -70,19 +75,21 @@ def test_fades_at_the_ends_and_gaps_are_quiet():
 
 
 def test_no_cues_is_silence_of_the_right_length():
-    x = SynthMusic().compose([], 3.0)
+    x = whole(SynthMusic().compose([], 3.0))
     assert len(x) == 3 * SAMPLE_RATE and not x.any()
 
 
 def test_hint_changes_the_motif():
-    a = SynthMusic().compose([cue(0, 10, "calm", "sea")], 10)
-    b = SynthMusic().compose([cue(0, 10, "calm", "forest")], 10)
+    a = whole(SynthMusic().compose([cue(0, 10, "calm", "sea")], 10))
+    b = whole(SynthMusic().compose([cue(0, 10, "calm", "forest")], 10))
     assert not np.array_equal(a, b)
 
 
 def test_ten_minute_score_covers_every_mood():
     moods = list(Mood)
     cues = [cue(i * 20.0, 20.0, moods[i % len(moods)].value) for i in range(30)]
-    x = SynthMusic(seed=7).compose(cues, 600)
+    blocks = list(SynthMusic(seed=7).compose(cues, 600))
+    assert max(len(block) for block in blocks) <= BLOCK  # streamed: the score is never whole in memory
+    x = np.concatenate(blocks)
     assert len(x) == 600 * SAMPLE_RATE
     assert active_ratio(x[SAMPLE_RATE * 5 : -SAMPLE_RATE * 5]) > 0.95

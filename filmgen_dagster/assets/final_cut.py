@@ -2,8 +2,8 @@ import time
 
 import dagster as dg
 
-from filmgen_dagster.audio import mix, read_wav, write_wav
-from filmgen_dagster.av import concat_copy, mux_final, probe
+from filmgen_dagster.audio import mix, wav_blocks, write_wav_blocks
+from filmgen_dagster.av import mux_final, probe
 from filmgen_dagster.domain import (
     ISO_639_2,
     LANGUAGE_NAMES,
@@ -32,7 +32,7 @@ FILM_CHECKS = ("duration_is_sum_of_shots", "every_language_has_audio_and_subtitl
     check_specs=[dg.AssetCheckSpec(name, asset="final_cut", blocking=True) for name in FILM_CHECKS],
 )
 def final_cut(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
-    """The film: clips joined by stream copy, one AAC track and one subtitle track per language."""
+    """The film: clips joined by stream copy, one AAC track and one subtitle track per language, in one pass."""
     film_key = context.partition_key
     plan = require(media, "scene_plan", film_key, FilmPlan)
     clips = shot_records(media, "clip", plan, ClipRecord)
@@ -45,34 +45,38 @@ def final_cut(context: dg.AssetExecutionContext, media: MediaStore, studio: Film
     inputs = {
         "clips": [clip.video.digest for clip in clips],
         "narration": {lang: ref.digest for lang, ref in narration.tracks.items()},
-        "subtitles": {lang: ref.digest for lang, ref in subtitles.srt.items()},
+        "subtitles": {lang: ref.digest for lang, ref in subtitles.vtt.items()},
         "music": score.digest,
         "title": plan.title,
     }
     started = time.perf_counter()
     film_ref = media.recall("final_cut", inputs)
     cached = film_ref is not None
-    music_track = read_wav(media.local_path(score))
-    voices = {language: read_wav(media.local_path(ref)) for language, ref in narration.tracks.items()}
+    music_path = media.local_path(score)
+    voices = {language: media.local_path(ref) for language, ref in narration.tracks.items()}
     if film_ref is None:
         with media.scratch() as tmp:
-            concat_copy([media.local_path(clip.video) for clip in clips], tmp / "picture.mp4")
             mixes = {}
             for language, voice in voices.items():
                 mixes[language] = tmp / f"mix-{language}.wav"
-                write_wav(mixes[language], mix(voice, music_track))
+                # Block by block, so memory stays flat however long the film is.
+                blocks = zip(wav_blocks(voice), wav_blocks(music_path))
+                write_wav_blocks(mixes[language], (mix(v, m) for v, m in blocks))
             mux_final(
-                tmp / "picture.mp4",
+                [media.local_path(clip.video) for clip in clips],
                 mixes,
-                {lang: media.local_path(ref) for lang, ref in subtitles.srt.items()},
+                {lang: media.local_path(ref) for lang, ref in subtitles.vtt.items()},
                 tmp / "film.mp4",
                 title=plan.title,
+                duration_s=narration.duration_s,
             )
             film_ref = media.put_file(tmp / "film.mp4")
         media.remember("final_cut", inputs, film_ref)
     info = probe(media.local_path(film_ref))
     low, high = studio.backends(registration(media, film_key).profile).profile.quality.narration_over_music_db
-    gaps = {lang: narration_over_music_db(voice, music_track) for lang, voice in voices.items()}
+    gaps = {
+        lang: narration_over_music_db(zip(wav_blocks(voice), wav_blocks(music_path))) for lang, voice in voices.items()
+    }
     tagged = {
         kind: sorted(s.language for s in info.streams if s.kind == kind and s.language)
         for kind in ("audio", "subtitle")

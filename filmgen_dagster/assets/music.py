@@ -3,7 +3,7 @@ import time
 import dagster as dg
 import numpy as np
 
-from filmgen_dagster.audio import duck, read_wav, rms_dbfs, write_wav
+from filmgen_dagster.audio import apply_gain_db, ducking_gain_db, wav_blocks, wav_levels, write_wav_blocks
 from filmgen_dagster.backends.base import MusicCue
 from filmgen_dagster.domain import FilmPlan, MusicRecord, NarrationRecord
 from filmgen_dagster.film_records import registration, require
@@ -49,12 +49,11 @@ def _music(
     started = time.perf_counter()
     score_ref = media.recall("music", inputs)
     if score_ref is None:
-        score = composer.compose(cues, narration.duration_s)
         # Duck under whichever language is speaking, so every audio track stays intelligible.
-        voices = [np.abs(read_wav(media.local_path(ref))) for ref in narration.tracks.values()]
-        ducked = duck(score, np.maximum.reduce(voices))
+        voices = zip(*(wav_blocks(media.local_path(ref)) for ref in narration.tracks.values()))
+        gain_db = ducking_gain_db(np.maximum.reduce([np.abs(block) for block in blocks]) for blocks in voices)
         with media.scratch() as tmp:
-            write_wav(tmp / "score.wav", ducked)
+            write_wav_blocks(tmp / "score.wav", apply_gain_db(composer.compose(cues, narration.duration_s), gain_db))
             score_ref = media.put_file(tmp / "score.wav")
         media.remember("music", inputs, score_ref)
     record = MusicRecord(
@@ -70,7 +69,7 @@ def _music(
             "path": dg.MetadataValue.path(str(media.local_path(score_ref))),
             "duration_s": round(record.duration_s, 3),
             "moods": " → ".join(cue.mood.value for cue in cues),
-            "rms_dbfs": round(rms_dbfs(read_wav(media.local_path(score_ref))), 1),
+            "rms_dbfs": round(wav_levels(media.local_path(score_ref))[0], 1),
             "backend": composer.backend_id,
             "model_id": composer.model_id,
             "device": device or "auto",

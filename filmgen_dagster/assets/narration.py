@@ -1,7 +1,9 @@
+from functools import partial
+
 import dagster as dg
 
 from filmgen_dagster.assets.shot_narration import NARRATION_LEAD_S
-from filmgen_dagster.audio import active_ratio, lay_on_timeline, read_wav, write_wav
+from filmgen_dagster.audio import read_wav, timeline_blocks, wav_levels, write_wav_blocks
 from filmgen_dagster.backends.base import SAMPLE_RATE
 from filmgen_dagster.domain import FilmPlan, NarrationRecord, ShotNarrationRecord, TimelineEntry
 from filmgen_dagster.film_records import require, shot_records
@@ -26,14 +28,15 @@ def narration(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
         start += record.final_duration_s
     tracks, missing, metadata = {}, {}, {}
     for language in plan.languages:
+        # Takes are read as the track reaches them, so a film-long track is written without holding it.
         segments = [
-            (entry.start_s + NARRATION_LEAD_S, read_wav(media.local_path(take.audio)))
+            (entry.start_s + NARRATION_LEAD_S, partial(read_wav, media.local_path(take.audio)))
             for entry, record in zip(timeline, takes)
             if (take := record.takes[language]).audio
         ]
-        track = lay_on_timeline(segments, start)
         with media.scratch() as tmp:
-            write_wav(tmp / f"{language}.wav", track)
+            write_wav_blocks(tmp / f"{language}.wav", timeline_blocks(segments, start))
+            _, speech_ratio = wav_levels(tmp / f"{language}.wav")
             tracks[language] = media.put_file(tmp / f"{language}.wav")
         missing[language] = [
             f"line {shot.source_line}: {shot.visual[:80]}"
@@ -41,7 +44,7 @@ def narration(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
             if record.takes[language].missing_text
         ]
         metadata[f"{language}_path"] = dg.MetadataValue.path(str(media.local_path(tracks[language])))
-        metadata[f"{language}_speech_ratio"] = round(active_ratio(track), 3)
+        metadata[f"{language}_speech_ratio"] = round(speech_ratio, 3)
         metadata[f"{language}_lines_without_text"] = len(missing[language])
     record = NarrationRecord(
         film_key=film_key,

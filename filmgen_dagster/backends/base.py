@@ -64,8 +64,9 @@ class SpeechBackend(Backend, Protocol):
 
 
 class MusicBackend(Backend, Protocol):
-    def compose(self, cues: list[MusicCue], duration_s: float) -> np.ndarray:
-        """Mono float32 at SAMPLE_RATE covering ``duration_s``, crossfaded between cues."""
+    def compose(self, cues: list[MusicCue], duration_s: float) -> Iterator[np.ndarray]:
+        """Mono float32 at SAMPLE_RATE covering ``duration_s``, crossfaded between cues, in consecutive
+        blocks (a film-long score is never held whole)."""
         ...
 
 

@@ -6,13 +6,14 @@ equal-power crossfades, and neighbouring cues are crossfaded at the scene cut li
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import math
 
 import numpy as np
 import torch
 from transformers import AutoProcessor, MusicgenForConditionalGeneration
 
-from filmgen_dagster.audio import at_level, equal_power, score_from_cues, to_sample_rate
+from filmgen_dagster.audio import at_level, equal_power, fade_edges, score_from_cues, to_sample_rate
 from filmgen_dagster.backends.base import SAMPLE_RATE, MusicCue
 from filmgen_dagster.backends.torch_common import load_model, model_id, resolve_device, resolve_dtype
 from filmgen_dagster.domain import Mood
@@ -74,17 +75,13 @@ class MusicGen:
         self.guidance_scale = guidance_scale
         self.seed = seed
 
-    def compose(self, cues: list[MusicCue], duration_s: float) -> np.ndarray:
+    def compose(self, cues: list[MusicCue], duration_s: float) -> Iterator[np.ndarray]:
         def render(index: int, cue: MusicCue, n: int) -> np.ndarray:
             return self._render(MOOD_PROMPTS[cue.mood] + (f", {cue.hint}" if cue.hint else ""), n, index)
 
-        score = score_from_cues(cues, duration_s, render, _CROSSFADE_S)
-        total = len(score)
-        edge = min(round(_EDGE_FADE_S * SAMPLE_RATE), total // 2)
-        if edge:
-            score[:edge] *= equal_power(edge) ** 2
-            score[total - edge :] *= equal_power(edge)[::-1] ** 2
-        return np.clip(score, -0.98, 0.98).astype(np.float32)
+        total = round(duration_s * SAMPLE_RATE)
+        edge = equal_power(min(round(_EDGE_FADE_S * SAMPLE_RATE), total // 2)) ** 2
+        return fade_edges(score_from_cues(cues, duration_s, render, _CROSSFADE_S), total, edge, edge[::-1])
 
     def _render(self, prompt: str, n: int, cue_index: int) -> np.ndarray:
         """n samples at SAMPLE_RATE of one prompt, at -20 dBFS RMS."""

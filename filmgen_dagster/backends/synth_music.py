@@ -7,13 +7,14 @@ long film costs little more than a short one.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 from scipy.signal import fftconvolve
 
-from filmgen_dagster.audio import at_level, score_from_cues
+from filmgen_dagster.audio import at_level, fade_edges, score_from_cues
 from filmgen_dagster.backends.base import SAMPLE_RATE, MusicCue
 from filmgen_dagster.domain import Mood
 
@@ -231,16 +232,12 @@ class SynthMusic:
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 
-    def compose(self, cues: list[MusicCue], duration_s: float) -> np.ndarray:
+    def compose(self, cues: list[MusicCue], duration_s: float) -> Iterator[np.ndarray]:
         def render(index: int, cue: MusicCue, n: int) -> np.ndarray:
             hint = zlib.crc32(f"{cue.mood.value}:{cue.hint or ''}".encode())
             return _render_cue(cue.mood, n, np.random.default_rng([self.seed, index, hint]))
 
-        score = score_from_cues(cues, duration_s, render, _CROSSFADE_S)
-        total = len(score)
+        total = round(duration_s * SAMPLE_RATE)
         fade_in, fade_out = (min(round(f * SAMPLE_RATE), total // 2) for f in (_FADE_IN_S, _FADE_OUT_S))
-        if fade_in:
-            score[:fade_in] *= _raised_cosine(fade_in)
-        if fade_out:
-            score[total - fade_out :] *= _raised_cosine(fade_out)[::-1]
-        return np.clip(score, -0.98, 0.98)
+        score = score_from_cues(cues, duration_s, render, _CROSSFADE_S)
+        return fade_edges(score, total, _raised_cosine(fade_in), _raised_cosine(fade_out)[::-1])
