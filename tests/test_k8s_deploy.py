@@ -7,6 +7,7 @@ import importlib
 import re
 import tomllib
 
+import dagster as dg
 import pytest
 import yaml
 from dagster_k8s import k8s_job_executor
@@ -37,7 +38,10 @@ def k8s_jobs():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(EXECUTOR_ENV, "k8s")
         defs = build_definitions()
-    return [defs.resolve_job_def(name) for name in JOBS]
+    # Definitions load against the current instance's state storage; give them one of their own rather
+    # than whatever an earlier test in this process left current.
+    with dg.instance_for_test():
+        return [defs.resolve_job_def(name) for name in JOBS]
 
 
 def _step_pod(values: dict, tags: dict[str, str], name: str):
