@@ -268,24 +268,44 @@ def concat_copy(clips: list[Path], out: Path) -> None:
         )  # fmt: skip
 
 
-def mux_final(
-    clips: list[Path], audio: dict[str, Path], subtitles: dict[str, Path], out: Path, title: str, duration_s: float
-) -> None:
-    """Join the clips (as ``concat_copy`` does, in the same pass) with one AAC track per language (WAV in)
-    and one mov_text track per language (WebVTT in: unlike SRT, a file without cues is valid), each
-    tagged with its ISO 639-2 code and language name; the first audio track is default.
-
-    Audio is padded with silence or trimmed to ``duration_s``, the picture's length (``-shortest`` would
-    cut the video when a narration track is shorter).
-    """
+def mux_final(clips: list[Path], audio: dict[str, Path], subtitles: dict[str, Path], out: Path, title: str) -> None:
+    """Join the clips (as ``concat_copy`` does, in the same pass) with one AAC track per language (as
+    ``encode_aac`` writes them) and one mov_text track per language (WebVTT in: unlike SRT, a file without
+    cues is valid), each tagged with its ISO 639-2 code and language name; the first audio track is default.
+    Picture and sound are copied, not encoded."""
     with tempfile.TemporaryDirectory() as tmpdir:
-        concat_list = _concat_list(clips, Path(tmpdir))
-        _mux(concat_list, audio, subtitles, out, title, duration_s)
+        _mux(_concat_list(clips, Path(tmpdir)), audio, subtitles, out, title)
 
 
-def _mux(
-    concat_list: Path, audio: dict[str, Path], subtitles: dict[str, Path], out: Path, title: str, duration: float
-) -> None:
+def encode_aac(audio: dict[str, Path], folder: Path, duration: float) -> dict[str, Path]:
+    """Each language's track (any audio file FFmpeg reads) as AAC in ``folder``/<lang>.m4a, padded with
+    silence or trimmed to ``duration`` seconds, the picture's length (``-shortest`` at the mux would cut the
+    video when a narration track is shorter). The languages encode at once, one FFmpeg each."""
+    encoded = {lang: folder / f"{lang}.m4a" for lang in audio}
+    procs = {
+        lang: subprocess.Popen(
+            [
+                *_base_args(), "-i", _url(path),
+                "-filter:a", f"apad=whole_dur={duration:.6f},atrim=end={duration:.6f}",
+                "-c:a", "aac", "-aac_coder", "fast", "-b:a", "160k",  # the default coder is about 2x slower
+                *BITEXACT_ARGS, "-f", "mp4", _url(encoded[lang]),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for lang, path in audio.items()
+    }  # fmt: skip
+    failures = []
+    for lang, proc in procs.items():
+        _, stderr = proc.communicate()
+        if proc.returncode != 0:
+            failures.append(_failure(f"AAC encode of {lang}", proc.returncode, stderr))
+    if failures:
+        raise failures[0]
+    return encoded
+
+
+def _mux(concat_list: Path, audio: dict[str, Path], subtitles: dict[str, Path], out: Path, title: str) -> None:
     args = [*_base_args(), "-f", "concat", "-safe", "0", "-i", _url(concat_list)]
     for path in [*audio.values(), *subtitles.values()]:
         args += ["-i", _url(path)]
@@ -295,9 +315,8 @@ def _mux(
     args += [
         "-map_metadata", "-1",
         "-c:v", "copy",
-        "-c:a", "aac", "-aac_coder", "fast", "-b:a", "160k",  # the default coder is about 2x slower
+        "-c:a", "copy",
         "-c:s", "mov_text",
-        "-filter:a", f"apad=whole_dur={duration:.6f},atrim=end={duration:.6f}",
         "-metadata", f"title={title}",
     ]  # fmt: skip
     for kind, tracks in (("a", audio), ("s", subtitles)):

@@ -124,7 +124,9 @@ def _render_shots(pool: ProcessPoolExecutor, plan, keys: list[str]) -> None:
         label = f"shot {numbers[key]}/{len(plan.shots)} {key}"
         return pool.submit(_run_job, "shot_job", key, _tags(plan.film_key), label)
 
-    futures = {submit(key): key for key in keys if key not in waiting.values()}
+    # Longest shots first: the workers then finish close together instead of one idling at the end.
+    longest_first = sorted((s for s in plan.shots if s.key in keys), key=lambda s: -s.planned_duration_s)
+    futures = {submit(s.key): s.key for s in longest_first if s.key not in waiting.values()}
     failed = []
     while futures:
         done, _ = wait(futures, return_when=FIRST_COMPLETED)

@@ -18,13 +18,11 @@ from filmgen_dagster.sensors import (
     shot_partitions_sensor,
     stories_sensor,
 )
-from filmgen_dagster.settings import relax_sqlite_durability
 
 
 def build_definitions() -> dg.Definitions:
     """Definitions bound to the current environment (DAGSTER_HOME, FILMGEN_MEDIA_ROOT or FILMGEN_MEDIA_URL,
     FILMGEN_PROFILE, FILMGEN_RENDER_CRON, FILMGEN_EXECUTOR)."""
-    relax_sqlite_durability()
     return dg.Definitions(
         assets=dg.load_assets_from_package_module(assets),
         jobs=[film_setup_job, shot_job, film_assembly_job],

@@ -264,6 +264,20 @@ class ShotNarrationRecord(BaseModel):
     model_id: str
 
 
+class CheckOutcome(BaseModel, frozen=True):
+    name: str
+    passed: bool
+    value: float
+    description: str
+
+
+class ClipChecks(BaseModel):
+    """A clip's measured quality checks, kept by its content and thresholds: a clip found by hash is not
+    decoded again to be judged the same way."""
+
+    outcomes: list[CheckOutcome]
+
+
 class ClipRecord(BaseModel):
     shot_key: str
     video: MediaRef
@@ -309,6 +323,12 @@ class MusicRecord(BaseModel):
     duration_s: float
     backend: str
     model_id: str
+
+
+class SoundtrackRecord(BaseModel):
+    film_key: str
+    tracks: dict[str, MediaRef] = Field(description="language -> narration mixed over the score, AAC")
+    duration_s: float
 
 
 class FinalCutRecord(BaseModel):

@@ -13,7 +13,7 @@ from filmgen_dagster.partitions import films, shots
 
 FILM_SETUP_ASSETS = ("story", "scene_plan", "style_bible")
 SHOT_ASSETS = ("shot_prompt", "keyframe", "shot_narration", "clip")
-FILM_ASSEMBLY_ASSETS = ("narration", "subtitles", "music", "final_cut", "film_report")
+FILM_ASSEMBLY_ASSETS = ("narration", "subtitles", "music", "soundtrack", "final_cut", "film_report")
 
 
 def _stage_job(name: str, assets: tuple[str, ...], partitions_def: dg.PartitionsDefinition):

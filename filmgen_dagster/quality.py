@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,20 +11,13 @@ from PIL import Image
 
 from filmgen_dagster.av import Frame, Yuv420Frame, count_frames, probe, small_frames
 from filmgen_dagster.backends.base import SAMPLE_RATE
+from filmgen_dagster.domain import CheckOutcome
 
 SAMPLES_PER_SECOND = 4
 # Re-rolls move the seed by a prime so attempt seeds never collide with another shot's first seed.
 REROLL_SEED_STEP = 7919
 SPEECH_BLOCK_S = 0.05
 SAMPLE_SIZE = (160, 90)
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    name: str
-    passed: bool
-    value: float
-    description: str
 
 
 def sample_stride(fps: int) -> int:
@@ -78,23 +70,23 @@ def clip_checks(
     diffs = np.abs(np.diff(body, axis=0)).mean(axis=(1, 2, 3)) if len(body) > 1 else np.zeros(1)
     return [
         CheckOutcome(
-            "duration_and_fps_match_plan",
-            frames == expected_frames and round(video.fps or 0) == fps,
-            frames,
-            f"{frames} frames at {video.fps:g} fps; plan: {expected_frames} at {fps}",
+            name="duration_and_fps_match_plan",
+            passed=frames == expected_frames and round(video.fps or 0) == fps,
+            value=frames,
+            description=f"{frames} frames at {video.fps:g} fps; plan: {expected_frames} at {fps}",
         ),
         CheckOutcome(
-            "no_black_frames", float(luma.min()) > black_luma_max, float(luma.min()),
-            f"darkest sampled frame has mean level {luma.min():.1f} (black at or below {black_luma_max})",
+            name="no_black_frames", passed=float(luma.min()) > black_luma_max, value=float(luma.min()),
+            description=f"darkest sampled frame has mean level {luma.min():.1f} (black at or below {black_luma_max})",
         ),
         CheckOutcome(
-            "no_frozen_frames", float(diffs.min()) >= frozen_diff_min, float(diffs.min()),
-            f"smallest change between frames {1 / SAMPLES_PER_SECOND:g}s apart: {diffs.min():.2f} "
+            name="no_frozen_frames", passed=float(diffs.min()) >= frozen_diff_min, value=float(diffs.min()),
+            description=f"smallest change between frames {1 / SAMPLES_PER_SECOND:g}s apart: {diffs.min():.2f} "
             f"(frozen below {frozen_diff_min})",
         ),
         CheckOutcome(
-            "temporal_consistency", float(diffs.max()) <= flash_diff_max, float(diffs.max()),
-            f"largest change between frames {1 / SAMPLES_PER_SECOND:g}s apart: {diffs.max():.2f} "
+            name="temporal_consistency", passed=float(diffs.max()) <= flash_diff_max, value=float(diffs.max()),
+            description=f"largest change between frames {1 / SAMPLES_PER_SECOND:g}s apart: {diffs.max():.2f} "
             f"(a flash or jump above {flash_diff_max})",
         ),
     ]  # fmt: skip

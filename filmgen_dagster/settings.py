@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,30 +46,6 @@ def prepare_dagster_home() -> Path:
         shutil.copyfile(template, partial)
         os.replace(partial, config)
     return home
-
-
-_SQLITE_SYNC_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
-
-
-def _sqlite_synchronous(dbapi_connection, _record) -> None:
-    level = os.environ.get("FILMGEN_SQLITE_SYNC", "OFF").upper()
-    if isinstance(dbapi_connection, sqlite3.Connection) and level in _SQLITE_SYNC_LEVELS:
-        dbapi_connection.execute(f"PRAGMA synchronous={level}")
-
-
-def relax_sqlite_durability() -> None:
-    """Let the local sqlite instance skip fsync on commit (``FILMGEN_SQLITE_SYNC=FULL`` restores it).
-
-    Dagster opens a fresh sqlite connection for almost every event it stores, and with the default
-    ``synchronous=FULL`` each commit and each close (a WAL checkpoint) waits for the disk: a shot run
-    spent more time in fsync than rendering. Without fsync a killed process still loses nothing (the OS
-    holds its writes); a power cut could damage the run history, never the media, which the media
-    store writes atomically on its own. Production instances use Postgres, which this leaves alone.
-    """
-    import sqlalchemy  # here, not at the top: the CLI rejects bad input before loading any of this
-
-    if not sqlalchemy.event.contains(sqlalchemy.engine.Engine, "connect", _sqlite_synchronous):
-        sqlalchemy.event.listen(sqlalchemy.engine.Engine, "connect", _sqlite_synchronous)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from filmgen_dagster.av import (
     count_frames,
     decode_audio,
     decode_frames,
+    encode_aac,
     encode_frames,
     extract_subtitles,
     ffmpeg_exe,
@@ -143,7 +144,8 @@ def test_mux_final_keeps_the_track_of_a_language_without_a_line(clip: Path, tmp_
     # A film with no spoken line has subtitle files without cues; each language still gets its track.
     write_sine_wav(tmp_path / "en.wav", 440, 1.0)
     (tmp_path / "en.vtt").write_text("WEBVTT\n\n", "utf-8")
-    mux_final([clip], {"en": tmp_path / "en.wav"}, {"en": tmp_path / "en.vtt"}, tmp_path / "f.mp4", "t", N / FPS)
+    audio = encode_aac({"en": tmp_path / "en.wav"}, tmp_path, N / FPS)
+    mux_final([clip], audio, {"en": tmp_path / "en.vtt"}, tmp_path / "f.mp4", "t")
     kinds = [(s.kind, s.language) for s in probe(tmp_path / "f.mp4").streams]
     assert kinds == [("video", None), ("audio", "eng"), ("subtitle", "eng")]
 
@@ -164,14 +166,11 @@ def test_mux_final_tracks_languages_and_title(clip: Path, tmp_path: Path) -> Non
     (tmp_path / "hi.vtt").write_text("WEBVTT\n\n00:00:00.200 --> 00:00:01.500\nज्वार पलटता है।\n\n", "utf-8")
     title = 'The "Tide" <b>Clock</b> & co; $(rm -rf /)'
     out = tmp_path / "film.mp4"
-    mux_final(
-        [clip, clip],
-        {"en": tmp_path / "en.wav", "hi": tmp_path / "hi.wav"},
-        {"en": tmp_path / "en.vtt", "hi": tmp_path / "hi.vtt"},
-        out,
-        title,
-        duration_s=2 * N / FPS,
+    audio = encode_aac({"en": tmp_path / "en.wav", "hi": tmp_path / "hi.wav"}, tmp_path, 2 * N / FPS)
+    assert {lang: probe(path).duration_s for lang, path in audio.items()} == pytest.approx(
+        {"en": 2 * N / FPS, "hi": 2 * N / FPS}, abs=0.03
     )
+    mux_final([clip, clip], audio, {"en": tmp_path / "en.vtt", "hi": tmp_path / "hi.vtt"}, out, title)
 
     info = probe(out)
     assert [(s.kind, s.codec, s.language) for s in info.streams] == [

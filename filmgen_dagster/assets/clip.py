@@ -1,14 +1,18 @@
 import time
 
 import dagster as dg
+import numpy as np
 from PIL import Image
 
 from filmgen_dagster.assets.shot_narration import NARRATION_LEAD_S
 from filmgen_dagster.av import VIDEO_CODEC_ARGS, decode_frames, encode_frames
 from filmgen_dagster.domain import (
+    CheckOutcome,
+    ClipChecks,
     ClipRecord,
     FilmPlan,
     KeyframeRecord,
+    MediaRef,
     QualityAttempt,
     ShotNarrationRecord,
     ShotPrompt,
@@ -17,6 +21,7 @@ from filmgen_dagster.faults import is_transient, raise_if_injected, retry_later
 from filmgen_dagster.film_records import plan_for_shot, registration, require
 from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import across_sets, shots
+from filmgen_dagster.profiles import QualitySpec
 from filmgen_dagster.quality import REROLL_SEED_STEP, FrameSampler, clip_checks
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
@@ -119,17 +124,8 @@ def _clip(
                     raise
                 video_ref = media.put_file(tmp / "clip.mp4")
             media.remember("clip", inputs, video_ref)
-        outcomes = clip_checks(
-            media.local_path(video_ref),
-            None if cached else sampler.samples,
-            n_frames,
-            plan.fps,
-            SCENE_FADE_S if fade_in else 0.0,
-            SCENE_FADE_S if fade_out else 0.0,
-            quality.black_luma_max,
-            quality.frozen_diff_min,
-            quality.flash_diff_max,
-        )
+        samples = None if cached else sampler.samples
+        outcomes = _checked(media, video_ref, samples, n_frames, plan.fps, fade_in, fade_out, quality)
         failed = [o.name for o in outcomes if not o.passed] + ([] if fits else ["narration_fits_shot"])
         attempts.append(
             QualityAttempt(
@@ -195,6 +191,35 @@ def _clip(
             )
         ],
     )
+
+
+def _checked(
+    media: MediaStore,
+    video_ref: MediaRef,
+    samples: list[np.ndarray] | None,
+    n_frames: int,
+    fps: int,
+    fade_in: bool,
+    fade_out: bool,
+    quality: QualitySpec,
+) -> list[CheckOutcome]:
+    """The clip's quality checks; a clip judged before with the same thresholds is not decoded again."""
+    args = (
+        n_frames,
+        fps,
+        SCENE_FADE_S if fade_in else 0.0,
+        SCENE_FADE_S if fade_out else 0.0,
+        quality.black_luma_max,
+        quality.frozen_diff_min,
+        quality.flash_diff_max,
+    )
+    inputs = {"clip": video_ref.digest, "checks": CHECKS, "args": args}
+    known = media.recall_record("clip-checks", inputs, ClipChecks)
+    if known is not None:
+        return known.outcomes
+    outcomes = clip_checks(media.local_path(video_ref), samples, *args)
+    media.remember_record("clip-checks", inputs, ClipChecks(outcomes=outcomes))
+    return outcomes
 
 
 def _continuation(media: MediaStore, plan: FilmPlan, key: str, video) -> tuple[dict, str | None]:

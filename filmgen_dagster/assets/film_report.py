@@ -18,6 +18,7 @@ from filmgen_dagster.domain import (
     ShotManifest,
     ShotNarrationRecord,
     ShotPrompt,
+    SoundtrackRecord,
     Story,
     SubtitleRecord,
 )
@@ -60,6 +61,7 @@ def film_report(context: dg.AssetExecutionContext, media: MediaStore, studio: Fi
     narration = require(media, "narration", film_key, NarrationRecord)
     subtitles = require(media, "subtitles", film_key, SubtitleRecord)
     music = require(media, "music", film_key, MusicRecord)
+    sound = require(media, "soundtrack", film_key, SoundtrackRecord)
     final = require(media, "final_cut", film_key, FinalCutRecord)
 
     sheet = _contact_sheet(media, plan, keyframes)
@@ -105,6 +107,7 @@ def film_report(context: dg.AssetExecutionContext, media: MediaStore, studio: Fi
             "music": music.score.digest,
             **{f"narration_{lang}": ref.digest for lang, ref in narration.tracks.items()},
             **{f"subtitles_{lang}": ref.digest for lang, ref in subtitles.srt.items()},
+            **{f"soundtrack_{lang}": ref.digest for lang, ref in sound.tracks.items()},
         },
         missing_lines=narration.missing_lines,
         library_versions=library_versions() | {"music": f"{music.backend} {music.model_id}"},

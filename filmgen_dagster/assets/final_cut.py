@@ -2,7 +2,6 @@ import time
 
 import dagster as dg
 
-from filmgen_dagster.audio import mix, wav_blocks, write_wav_blocks
 from filmgen_dagster.av import mux_final, probe
 from filmgen_dagster.domain import (
     ISO_639_2,
@@ -10,73 +9,57 @@ from filmgen_dagster.domain import (
     ClipRecord,
     FilmPlan,
     FinalCutRecord,
-    MusicRecord,
     NarrationRecord,
+    SoundtrackRecord,
     SubtitleRecord,
 )
-from filmgen_dagster.film_records import registration, require, shot_records
+from filmgen_dagster.film_records import require, shot_records
 from filmgen_dagster.partitions import across_sets, films
-from filmgen_dagster.quality import narration_over_music_db
 from filmgen_dagster.resources.media_store import MediaStore
-from filmgen_dagster.resources.studio import FilmStudio
 
 DURATION_TOLERANCE_S = 0.1
-FILM_CHECKS = ("duration_is_sum_of_shots", "every_language_has_audio_and_subtitles", "narration_over_music")
+FILM_CHECKS = ("duration_is_sum_of_shots", "every_language_has_audio_and_subtitles")
 
 
 @dg.asset(
     partitions_def=films,
     group_name="film",
-    deps=[across_sets("clip"), "narration", "subtitles", "music"],
+    deps=[across_sets("clip"), "soundtrack", "subtitles"],
     kinds={"python"},
     check_specs=[dg.AssetCheckSpec(name, asset="final_cut", blocking=True) for name in FILM_CHECKS],
 )
-def final_cut(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
-    """The film: clips joined by stream copy, one AAC track and one subtitle track per language, in one pass."""
+def final_cut(context: dg.AssetExecutionContext, media: MediaStore) -> dg.MaterializeResult:
+    """The film: clips, each language's soundtrack and subtitles, joined by stream copy in one pass."""
     film_key = context.partition_key
     plan = require(media, "scene_plan", film_key, FilmPlan)
     clips = shot_records(media, "clip", plan, ClipRecord)
     narration = require(media, "narration", film_key, NarrationRecord)
     subtitles = require(media, "subtitles", film_key, SubtitleRecord)
-    score = require(media, "music", film_key, MusicRecord).score
+    sound = require(media, "soundtrack", film_key, SoundtrackRecord)
     for clip, entry in zip(clips, narration.timeline):
         if abs(clip.duration_s - entry.duration_s) > 1e-6:
             raise dg.Failure(f"clip of {clip.shot_key} is stale (its length no longer matches its narration); rematerialize it")
     inputs = {
         "clips": [clip.video.digest for clip in clips],
-        "narration": {lang: ref.digest for lang, ref in narration.tracks.items()},
+        "soundtrack": {lang: ref.digest for lang, ref in sound.tracks.items()},
         "subtitles": {lang: ref.digest for lang, ref in subtitles.vtt.items()},
-        "music": score.digest,
         "title": plan.title,
     }
     started = time.perf_counter()
     film_ref = media.recall("final_cut", inputs)
     cached = film_ref is not None
-    music_path = media.local_path(score)
-    voices = {language: media.local_path(ref) for language, ref in narration.tracks.items()}
     if film_ref is None:
         with media.scratch() as tmp:
-            mixes = {}
-            for language, voice in voices.items():
-                mixes[language] = tmp / f"mix-{language}.wav"
-                # Block by block, so memory stays flat however long the film is.
-                blocks = zip(wav_blocks(voice), wav_blocks(music_path))
-                write_wav_blocks(mixes[language], (mix(v, m) for v, m in blocks))
             mux_final(
                 [media.local_path(clip.video) for clip in clips],
-                mixes,
+                {lang: media.local_path(ref) for lang, ref in sound.tracks.items()},
                 {lang: media.local_path(ref) for lang, ref in subtitles.vtt.items()},
                 tmp / "film.mp4",
                 title=plan.title,
-                duration_s=narration.duration_s,
             )
             film_ref = media.put_file(tmp / "film.mp4")
         media.remember("final_cut", inputs, film_ref)
     info = probe(media.local_path(film_ref))
-    low, high = studio.backends(registration(media, film_key).profile).profile.quality.narration_over_music_db
-    gaps = {
-        lang: narration_over_music_db(zip(wav_blocks(voice), wav_blocks(music_path))) for lang, voice in voices.items()
-    }
     tagged = {
         kind: sorted(s.language for s in info.streams if s.kind == kind and s.language)
         for kind in ("audio", "subtitle")
@@ -92,13 +75,6 @@ def final_cut(context: dg.AssetExecutionContext, media: MediaStore, studio: Film
             check_name="every_language_has_audio_and_subtitles",
             passed=tagged["audio"] == wanted and tagged["subtitle"] == wanted,
             metadata={"languages": ", ".join(wanted), **{k: ", ".join(v) for k, v in tagged.items()}},
-        ),
-        dg.AssetCheckResult(
-            check_name="narration_over_music",
-            # A track with no speech at all has nothing to be heard over the music.
-            passed=all(low <= gap <= high or gap == float("inf") for gap in gaps.values()),
-            metadata={f"{lang}_db": round(gap, 1) if gap != float("inf") else "no speech" for lang, gap in gaps.items()}
-            | {"range_db": f"{low}..{high}"},
         ),
     ]
     record = FinalCutRecord(

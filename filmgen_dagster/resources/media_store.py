@@ -230,3 +230,10 @@ class MediaStore(dg.ConfigurableResource):
 
     def remember(self, namespace: str, inputs: dict, ref: MediaRef) -> None:
         self.write_record(f"memo-{namespace}", inputs_digest(inputs), ref)
+
+    def recall_record(self, namespace: str, inputs: dict, model: type[M]) -> M | None:
+        """A small result (not a file) computed earlier from exactly these inputs."""
+        return self.read_record(f"memo-{namespace}", inputs_digest(inputs), model)
+
+    def remember_record(self, namespace: str, inputs: dict, record: BaseModel) -> None:
+        self.write_record(f"memo-{namespace}", inputs_digest(inputs), record)

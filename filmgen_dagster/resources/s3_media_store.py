@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from pydantic import Field
 
 from filmgen_dagster.errors import UserInputError
-from filmgen_dagster.resources.media_store import MediaStore, Storage, atomic_write, copy_into
+from filmgen_dagster.resources.media_store import MediaStore, atomic_write, copy_into
 from filmgen_dagster.settings import media_root
 
 _MIB = 1 << 20

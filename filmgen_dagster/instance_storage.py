@@ -1,0 +1,148 @@
+"""Dagster's local SQLite storage with its connections kept open: `storage: custom` in dagster.yaml.
+
+Same files, schema and behaviour as `storage: sqlite` (a run database per run, an index, runs and
+schedules), so `dagster dev`, the daemon and `dagster instance` commands read it as usual. Two things
+differ, both for speed, because a shot run stores about 40 events and Dagster's SQLite storage opens
+a new engine and connection for each of them:
+
+- an engine (and its pooled connections) per database file, kept for the process's life (the run
+  databases of the last few runs only), instead of one engine per statement;
+- ``PRAGMA synchronous`` from the config (default ``OFF``): without fsync on every commit a killed
+  process still loses nothing, the OS holds its writes; a power cut could damage the run history,
+  never the media, which the media store writes atomically on its own. Use ``FULL`` to restore it.
+
+Production instances use Postgres (deploy/), which this leaves alone.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy
+from dagster._config import Field, StringSource
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._core.storage.sqlite_storage import (
+    DagsterSqliteStorage,
+    _event_logs_directory,
+    _runs_directory,
+    _schedule_directory,
+)
+from dagster._utils import mkdir_p
+
+SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+# Run databases whose engines stay open; a run's events all go to its own database, so a process
+# rendering one shot after another needs one or two at a time.
+OPEN_RUN_DATABASES = 4
+
+
+class _Engines:
+    """Engines by (database file, synchronous level), made on first use in this process: a forked child
+    never uses its parent's connections. Run databases beyond the last few are closed."""
+
+    def __init__(self) -> None:
+        self._engines: dict[tuple[str, str], sqlalchemy.Engine] = {}
+        self._run_databases: list[tuple[str, str]] = []
+        self._inherited: list[dict] = []
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def get(self, conn_string: str, synchronous: str, run_database: bool = False) -> sqlalchemy.Engine:
+        with self._lock:
+            if self._pid != os.getpid():
+                # Never closed here either: SQLite connections must not be touched across a fork.
+                self._inherited.append(self._engines)
+                self._engines, self._run_databases = {}, []
+                self._pid = os.getpid()
+            key = (conn_string, synchronous)
+            engine = self._engines.get(key)
+            if engine is None:
+                engine = sqlalchemy.create_engine(conn_string, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+                sqlalchemy.event.listen(
+                    engine, "connect", lambda dbapi, _record: dbapi.execute(f"PRAGMA synchronous={synchronous}")
+                )
+                self._engines[key] = engine
+                if run_database:
+                    self._run_databases.append(key)
+                    while len(self._run_databases) > OPEN_RUN_DATABASES:
+                        self._engines.pop(self._run_databases.pop(0)).dispose()
+            return engine
+
+
+_ENGINES = _Engines()
+
+
+def _check_level(synchronous: str) -> str:
+    level = synchronous.upper()
+    if level not in SYNCHRONOUS_LEVELS:
+        raise ValueError(f"storage synchronous must be one of {', '.join(SYNCHRONOUS_LEVELS)}, got {synchronous!r}")
+    return level
+
+
+class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+    def __init__(self, base_dir: str, synchronous: str = "OFF", **kwargs) -> None:
+        self.synchronous = _check_level(synchronous)
+        super().__init__(base_dir, **kwargs)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[sqlalchemy.Connection]:
+        with self._db_lock:
+            engine = _ENGINES.get(
+                self.conn_string_for_shard(shard), self.synchronous, run_database=shard != INDEX_SHARD_NAME
+            )
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+
+class PooledSqliteRunStorage(SqliteRunStorage):
+    synchronous = "OFF"  # until PooledSqliteStorage sets it: a new database is created with it
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlalchemy.Connection]:
+        with _ENGINES.get(self._conn_string, self.synchronous).connect() as conn, conn.begin():
+            yield conn
+
+
+class PooledSqliteScheduleStorage(SqliteScheduleStorage):
+    synchronous = "OFF"
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlalchemy.Connection]:
+        with _ENGINES.get(self._conn_string, self.synchronous).connect() as conn, conn.begin():
+            yield conn
+
+
+class PooledSqliteStorage(DagsterSqliteStorage):
+    """``storage: custom`` with ``module: filmgen_dagster.instance_storage``, ``class: PooledSqliteStorage``
+    and ``config: {base_dir: ..., synchronous: OFF}`` (see dagster.yaml)."""
+
+    def __init__(self, base_dir: str, synchronous: str = "OFF", inst_data=None) -> None:
+        synchronous = _check_level(synchronous)
+        self.base_dir = base_dir
+        self._run_storage = PooledSqliteRunStorage.from_local(_runs_directory(base_dir))
+        self._run_storage.synchronous = synchronous
+        self._event_log_storage = PooledSqliteEventLogStorage(_event_logs_directory(base_dir), synchronous)
+        self._schedule_storage = PooledSqliteScheduleStorage.from_local(_schedule_directory(base_dir))
+        self._schedule_storage.synchronous = synchronous
+        self._inst_data = inst_data
+        super(DagsterSqliteStorage, self).__init__()
+
+    @classmethod
+    def config_type(cls):
+        return {
+            "base_dir": StringSource,
+            "synchronous": Field(StringSource, is_required=False, default_value="OFF"),
+        }
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value) -> PooledSqliteStorage:
+        mkdir_p(config_value["base_dir"])
+        return cls(inst_data=inst_data, **config_value)
