@@ -7,7 +7,7 @@ In a fresh DAGSTER_HOME and media root it measures:
 - plan_register_s: parse the story, register the film, plan it (story, scene_plan, style_bible) and add
   every shot partition (goal at 60 minutes: <= 10 s);
 - full_render_s: `filmgen render` in a subprocess (the real CLI), and its shots per second;
-- assembly_s and assembly_rss_mb: the film_assembly_job (narration, subtitles, music, final_cut,
+- assembly_s and assembly_rss_mb: the film_assembly_job (narration, subtitles, music, soundtrack, final_cut,
   film_report) with nothing cached, in a child process whose peak RSS (ru_maxrss) is read;
   final_cut_s is its final_cut step alone, copy_concat_s an `ffmpeg -c copy` concat of the same clips
   (goal: final_cut <= 2x copy concat; peak RSS flat in film length, <= 1 GiB at 60 minutes);
@@ -139,11 +139,13 @@ import dagster as dg
 from filmgen_dagster.settings import prepare_dagster_home
 prepare_dagster_home()
 from filmgen_dagster.definitions import build_definitions
-from filmgen_dagster.domain import FinalCutRecord, MusicRecord
+from filmgen_dagster.domain import FinalCutRecord, MusicRecord, SoundtrackRecord
 defs, instance = build_definitions(), dg.DagsterInstance.get()
 media, film_key = defs.resources["media"], sys.argv[1]
-for kind, model, field in (("final_cut", FinalCutRecord, "video"), ("music", MusicRecord, "score")):
-    media.object_path(getattr(media.read_record(kind, film_key, model), field)).unlink()
+for ref in (media.read_record("final_cut", film_key, FinalCutRecord).video,
+            media.read_record("music", film_key, MusicRecord).score,
+            *media.read_record("soundtrack", film_key, SoundtrackRecord).tracks.values()):
+    media.local_path(ref).unlink()
 samples = []  # (time, RSS MB), to find which step peaks
 
 def sample():
@@ -184,7 +186,7 @@ media = build_definitions().resources["media"]
 film_key, shot = sys.argv[1], sys.argv[2]
 for ref in (media.read_record("clip", shot, ClipRecord).video, media.read_record("keyframe", shot, KeyframeRecord).image,
             media.read_record("final_cut", film_key, FinalCutRecord).video):
-    media.object_path(ref).unlink()
+    media.local_path(ref).unlink()
 print(json.dumps({}))
 """
 
