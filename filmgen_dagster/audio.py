@@ -5,13 +5,11 @@ Everything is mono float32 in [-1, 1] at ``SAMPLE_RATE`` so stages can add array
 
 from __future__ import annotations
 
-from math import gcd
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import lfilter, resample_poly
 
 from filmgen_dagster.backends.base import SAMPLE_RATE, MusicCue
 
@@ -25,11 +23,17 @@ BLOCK = 10 * SAMPLE_RATE
 
 
 def to_sample_rate(samples: np.ndarray, rate: int) -> np.ndarray:
-    """Resample from ``rate`` to SAMPLE_RATE (polyphase: exact for the usual 16/22.05/32 kHz rates)."""
-    if rate == SAMPLE_RATE:
+    """Resample from ``rate`` to SAMPLE_RATE by band-limited (FFT) interpolation, to ceil(n × ratio) samples.
+
+    Numpy's FFT rather than scipy.signal: importing scipy.signal costs every process about a second.
+    """
+    if rate == SAMPLE_RATE or len(samples) == 0:
         return samples
-    g = gcd(int(rate), SAMPLE_RATE)
-    return resample_poly(samples, SAMPLE_RATE // g, int(rate) // g)
+    n = len(samples)
+    m = -(-n * SAMPLE_RATE // int(rate))
+    # irfft to m points zero-pads the spectrum (upsampling) or drops what is above the new Nyquist.
+    resampled = np.fft.irfft(np.fft.rfft(samples), m) * (m / n)
+    return resampled.astype(samples.dtype) if np.issubdtype(samples.dtype, np.floating) else resampled
 
 
 def read_wav(path: str | Path) -> np.ndarray:
@@ -119,9 +123,12 @@ def ducking_gain_db(
     block_s = DUCK_BLOCK / SAMPLE_RATE
 
     def one_pole(x: np.ndarray, tau: float) -> np.ndarray:
-        a = np.exp(-block_s / max(tau, 1e-6))
-        y, _ = lfilter([1 - a], [1, -a], x, zi=[a * x[0]])  # start settled so the first block is not a ramp
-        return y
+        a = float(np.exp(-block_s / max(tau, 1e-6)))
+        state, y = float(x[0]), []  # start settled so the first block is not a ramp
+        for value in x.tolist():  # 100 values a second: a plain loop is fast enough
+            state = a * state + (1.0 - a) * value
+            y.append(state)
+        return np.asarray(y)
 
     # Two symmetric one-pole smoothers, taking the lower gain, give a fast attack and a slow release without
     # a per-sample state machine: the fast one wins as the voice starts, the slow one as it stops.

@@ -29,7 +29,7 @@ from filmgen_dagster.resources.media_store import MediaStore, file_digest
 from filmgen_dagster.resources.studio import FilmStudio
 
 SHEET_COLUMNS = 4
-LIBRARIES = ("dagster", "pydantic", "numpy", "pillow", "scipy", "imageio-ffmpeg")
+LIBRARIES = ("dagster", "pydantic", "numpy", "pillow", "imageio-ffmpeg")
 MODEL_LIBRARIES = ("torch", "diffusers", "transformers", "accelerate")  # present with the studio extra
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import fftconvolve
 
 from filmgen_dagster.audio import at_level, fade_edges, score_from_cues
 from filmgen_dagster.backends.base import SAMPLE_RATE, MusicCue
@@ -146,10 +145,17 @@ def _bed(mood: Mood) -> np.ndarray:
     rng = np.random.default_rng(zlib.crc32(mood.value.encode()))
     n = round(1.6 * SAMPLE_RATE)
     ir = (rng.standard_normal(n) * np.exp(-np.arange(n) / (0.35 * SAMPLE_RATE))).astype(np.float32)
-    wet = fftconvolve(buf, ir / np.sqrt(np.sum(ir**2)))[: len(buf)]
+    wet = _convolve(buf, ir / np.sqrt(np.sum(ir**2)))[: len(buf)]
     buf = buf + 0.3 * wet
     buf.flags.writeable = False  # shared between calls
     return buf
+
+
+def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Full linear convolution through numpy's FFT (scipy.signal costs every process a second to import)."""
+    n = len(a) + len(b) - 1
+    size = 1 << (n - 1).bit_length()
+    return np.fft.irfft(np.fft.rfft(a, size) * np.fft.rfft(b, size), size)[:n].astype(np.float32)
 
 
 @lru_cache(maxsize=128)  # about 1 MB each; a film uses a few dozen
