@@ -103,7 +103,9 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
 
 class PooledSqliteRunStorage(SqliteRunStorage):
-    synchronous = "OFF"  # until PooledSqliteStorage sets it: a new database is created with it
+    # PooledSqliteStorage sets the configured level once from_local returns; creating a new database
+    # (inside from_local) runs with OFF.
+    synchronous = "OFF"
 
     @contextmanager
     def connect(self) -> Iterator[sqlalchemy.Connection]:

@@ -1,0 +1,59 @@
+"""The instance storage in dagster.yaml: Dagster's own SQLite files, read back by stock Dagster."""
+
+import os
+import shutil
+from pathlib import Path
+from unittest import mock
+
+import dagster as dg
+import pytest
+import sqlalchemy
+import yaml
+
+from filmgen_dagster.instance_storage import PooledSqliteStorage
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dg.asset(partitions_def=dg.DynamicPartitionsDefinition(name="items"))
+def item(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"key": context.partition_key})
+
+
+def _instance(home: Path) -> dg.DagsterInstance:
+    with mock.patch.dict(os.environ, {"DAGSTER_HOME": str(home)}):
+        return dg.DagsterInstance.from_config(str(home))
+
+
+def test_runs_written_through_it_are_read_by_stock_dagster_sqlite(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    with _instance(home) as instance:
+        assert instance.get_ref().storage_data.class_name == "PooledSqliteStorage"
+        instance.add_dynamic_partitions("items", ["a", "b", "c"])
+        for key in ("a", "b", "c"):
+            assert dg.materialize([item], instance=instance, partition_key=key).success
+
+    stock = tmp_path / "stock"
+    stock.mkdir()
+    (stock / "dagster.yaml").write_text(yaml.safe_dump({"storage": {"sqlite": {"base_dir": str(home)}}}))
+    with _instance(stock) as instance:
+        assert instance.get_ref().storage_data.class_name == "DagsterSqliteStorage"
+        assert instance.get_materialized_partitions(dg.AssetKey("item")) == {"a", "b", "c"}
+        assert len(instance.get_runs()) == 3
+        assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in instance.get_runs())
+
+
+@pytest.mark.parametrize(("level", "pragma"), [("OFF", 0), ("full", 2)])
+def test_connections_use_the_configured_synchronous_level(tmp_path: Path, level: str, pragma: int) -> None:
+    storage = PooledSqliteStorage(str(tmp_path), synchronous=level)
+    with storage.run_storage.connect() as conn:
+        assert conn.execute(sqlalchemy.text("PRAGMA synchronous")).scalar() == pragma
+    with storage.event_log_storage.index_connection() as conn:
+        assert conn.execute(sqlalchemy.text("PRAGMA synchronous")).scalar() == pragma
+
+
+def test_an_unknown_synchronous_level_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="synchronous must be one of OFF, NORMAL, FULL, EXTRA"):
+        PooledSqliteStorage(str(tmp_path), synchronous="sometimes")
