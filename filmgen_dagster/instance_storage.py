@@ -5,8 +5,9 @@ schedules), so `dagster dev`, the daemon and `dagster instance` commands read it
 differ, both for speed, because a shot run stores about 40 events and Dagster's SQLite storage opens
 a new engine and connection for each of them:
 
-- an engine (and its pooled connections) per database file, kept for the process's life (the run
-  databases of the last few runs only), instead of one engine per statement;
+- an engine (and its pooled connections) per database file, kept until the instance is disposed
+  (the runs, the event index and the last few runs' event databases; schedules keep Dagster's way),
+  instead of one engine per statement;
 - ``PRAGMA synchronous`` from the config (default ``OFF``): without fsync on every commit a killed
   process still loses nothing, the OS holds its writes; a power cut could damage the run history,
   never the media, which the media store writes atomically on its own. Use ``FULL`` to restore it.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy
@@ -73,6 +74,14 @@ class _Engines:
                         self._engines.pop(self._run_databases.pop(0)).dispose()
             return engine
 
+    def dispose(self, wanted: Callable[[str], bool]) -> None:
+        """Close the engines of the databases whose connection string is ``wanted`` (a storage disposed)."""
+        with self._lock:
+            for key in [key for key in self._engines if wanted(key[0])]:
+                self._engines.pop(key).dispose()
+                if key in self._run_databases:
+                    self._run_databases.remove(key)
+
 
 _ENGINES = _Engines()
 
@@ -101,8 +110,15 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    def dispose(self) -> None:
+        super().dispose()
+        folder = self.conn_string_for_shard(INDEX_SHARD_NAME).removesuffix(f"{INDEX_SHARD_NAME}.db")
+        _ENGINES.dispose(lambda conn_string: conn_string.startswith(folder))
+
 
 class PooledSqliteRunStorage(SqliteRunStorage):
+    """Runs: one database, its engine kept open until the storage is disposed."""
+
     # PooledSqliteStorage sets the configured level once from_local returns; creating a new database
     # (inside from_local) runs with OFF.
     synchronous = "OFF"
@@ -112,14 +128,9 @@ class PooledSqliteRunStorage(SqliteRunStorage):
         with _ENGINES.get(self._conn_string, self.synchronous).connect() as conn, conn.begin():
             yield conn
 
-
-class PooledSqliteScheduleStorage(SqliteScheduleStorage):
-    synchronous = "OFF"
-
-    @contextmanager
-    def connect(self) -> Iterator[sqlalchemy.Connection]:
-        with _ENGINES.get(self._conn_string, self.synchronous).connect() as conn, conn.begin():
-            yield conn
+    def dispose(self) -> None:
+        super().dispose()
+        _ENGINES.dispose(lambda conn_string: conn_string == self._conn_string)
 
 
 class PooledSqliteStorage(DagsterSqliteStorage):
@@ -132,8 +143,9 @@ class PooledSqliteStorage(DagsterSqliteStorage):
         self._run_storage = PooledSqliteRunStorage.from_local(_runs_directory(base_dir))
         self._run_storage.synchronous = synchronous
         self._event_log_storage = PooledSqliteEventLogStorage(_event_logs_directory(base_dir), synchronous)
-        self._schedule_storage = PooledSqliteScheduleStorage.from_local(_schedule_directory(base_dir))
-        self._schedule_storage.synchronous = synchronous
+        # Schedules and sensor ticks are few; Dagster never disposes this storage, so it keeps its own
+        # connection per statement.
+        self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
         self._inst_data = inst_data
         super(DagsterSqliteStorage, self).__init__()
 

@@ -45,6 +45,28 @@ def test_runs_written_through_it_are_read_by_stock_dagster_sqlite(tmp_path: Path
         assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in instance.get_runs())
 
 
+def test_a_disposed_instance_leaves_no_database_open(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    with _instance(home) as instance:
+        instance.add_dynamic_partitions("items", ["a"])
+        assert dg.materialize([item], instance=instance, partition_key="a").success
+        assert _open_files_under(home)
+    assert _open_files_under(home) == []
+
+
+def _open_files_under(folder: Path) -> list[str]:
+    fds = Path("/proc/self/fd")
+    targets = []
+    for fd in fds.iterdir():
+        try:
+            targets.append(os.readlink(fd))
+        except OSError:
+            continue
+    return [t for t in targets if t.startswith(str(folder))]
+
+
 @pytest.mark.parametrize(("level", "pragma"), [("OFF", 0), ("full", 2)])
 def test_connections_use_the_configured_synchronous_level(tmp_path: Path, level: str, pragma: int) -> None:
     storage = PooledSqliteStorage(str(tmp_path), synchronous=level)
