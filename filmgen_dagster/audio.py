@@ -32,8 +32,7 @@ def to_sample_rate(samples: np.ndarray, rate: int) -> np.ndarray:
     n = len(samples)
     m = -(-n * SAMPLE_RATE // int(rate))
     # irfft to m points zero-pads the spectrum (upsampling) or drops what is above the new Nyquist.
-    resampled = np.fft.irfft(np.fft.rfft(samples), m) * (m / n)
-    return resampled.astype(samples.dtype) if np.issubdtype(samples.dtype, np.floating) else resampled
+    return (np.fft.irfft(np.fft.rfft(samples), m) * (m / n)).astype(np.float32)
 
 
 def read_wav(path: str | Path) -> np.ndarray:

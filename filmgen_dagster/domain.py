@@ -325,6 +325,13 @@ class MusicRecord(BaseModel):
     model_id: str
 
 
+class SoundtrackTrack(BaseModel):
+    """One language's soundtrack and what it measured, kept by its narration and score."""
+
+    audio: MediaRef = Field(description="narration mixed over the score, AAC")
+    narration_over_music_db: float | None = Field(description="None when nobody speaks in this language")
+
+
 class SoundtrackRecord(BaseModel):
     film_key: str
     tracks: dict[str, MediaRef] = Field(description="language -> narration mixed over the score, AAC")

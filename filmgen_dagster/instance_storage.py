@@ -147,6 +147,7 @@ class PooledSqliteStorage(DagsterSqliteStorage):
         # connection per statement.
         self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
         self._inst_data = inst_data
+        # DagsterSqliteStorage.__init__ would open the stock storages as well: start from its base.
         super(DagsterSqliteStorage, self).__init__()
 
     @classmethod

@@ -117,6 +117,20 @@ def test_rerender_reuses_work_and_is_byte_identical(rendered):
     assert clip_events[0].asset_materialization.metadata["cached"].value is True
 
 
+def test_soundtrack_level_check_is_measured_once_and_kept(rendered):
+    # Runs after the re-render above: the second soundtrack materialization was found by hash.
+    env, _, _, _ = rendered
+    instance = env.instance()
+    soundtracks = instance.fetch_materializations(dg.AssetKey("soundtrack"), limit=2).records
+    assert [r.asset_materialization.metadata["cached"].value for r in soundtracks] == [True, False]
+    check = dg.AssetCheckKey(dg.AssetKey("soundtrack"), "narration_over_music")
+    history = instance.event_log_storage.get_asset_check_execution_history(check, limit=2)
+    evaluations = [record.event.dagster_event.event_specific_data for record in history]
+    assert [e.passed for e in evaluations] == [True, True]
+    english = [e.metadata["en_db"].value for e in evaluations]
+    assert english[0] == english[1] and 6 <= english[0] <= 40
+
+
 def test_report_lists_everything_needed_to_reproduce(rendered):
     env, _, manifest, _ = rendered
     report = json.loads((env.out / "the-night-market.report.json").read_text())

@@ -4,7 +4,7 @@ import dagster as dg
 
 from filmgen_dagster.audio import mix, wav_blocks, write_wav_blocks
 from filmgen_dagster.av import encode_aac
-from filmgen_dagster.domain import LANGUAGE_NAMES, MusicRecord, NarrationRecord, SoundtrackRecord
+from filmgen_dagster.domain import LANGUAGE_NAMES, MusicRecord, NarrationRecord, SoundtrackRecord, SoundtrackTrack
 from filmgen_dagster.film_records import registration, require
 from filmgen_dagster.partitions import films
 from filmgen_dagster.quality import narration_over_music_db
@@ -29,32 +29,37 @@ def soundtrack(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     film_key = context.partition_key
     narration = require(media, "narration", film_key, NarrationRecord)
     score = require(media, "music", film_key, MusicRecord).score
-    inputs = {
-        "narration": {lang: ref.digest for lang, ref in narration.tracks.items()},
-        "music": score.digest,
-        "duration_s": narration.duration_s,
-        "codec": "aac-fast-160k",
-    }
-    music_path = media.local_path(score)
-    voices = {language: media.local_path(ref) for language, ref in narration.tracks.items()}
+
+    def inputs(language: str) -> dict:
+        return {
+            "narration": narration.tracks[language].digest,
+            "music": score.digest,
+            "duration_s": narration.duration_s,
+            "codec": "aac-fast-160k",
+        }
+
     started = time.perf_counter()
-    tracks = {language: media.recall("soundtrack", {**inputs, "language": language}) for language in voices}
-    missing = [language for language, ref in tracks.items() if ref is None]
+    takes = {lang: media.recall_record("soundtrack", inputs(lang), SoundtrackTrack) for lang in narration.tracks}
+    missing = [lang for lang, take in takes.items() if take is None or not media.has(take.audio)]
     if missing:
+        # Only here are the WAVs read: a soundtrack found by hash keeps the level it measured.
+        music_path = media.local_path(score)
+        voices = {lang: media.local_path(narration.tracks[lang]) for lang in missing}
         with media.scratch() as tmp:
-            mixes = {}
-            for language in missing:
-                mixes[language] = tmp / f"mix-{language}.wav"
+            mixes = {lang: tmp / f"mix-{lang}.wav" for lang in missing}
+            for lang in missing:
                 # Block by block, so memory stays flat however long the film is.
-                blocks = zip(wav_blocks(voices[language]), wav_blocks(music_path))
-                write_wav_blocks(mixes[language], (mix(v, m) for v, m in blocks))
-            for language, path in encode_aac(mixes, tmp, narration.duration_s).items():
-                tracks[language] = media.put_file(path)
-                media.remember("soundtrack", {**inputs, "language": language}, tracks[language])
+                blocks = zip(wav_blocks(voices[lang]), wav_blocks(music_path))
+                write_wav_blocks(mixes[lang], (mix(v, m) for v, m in blocks))
+            for lang, path in encode_aac(mixes, tmp, narration.duration_s).items():
+                gap = narration_over_music_db(zip(wav_blocks(voices[lang]), wav_blocks(music_path)))
+                takes[lang] = SoundtrackTrack(
+                    audio=media.put_file(path), narration_over_music_db=None if gap == float("inf") else gap
+                )
+                media.remember_record("soundtrack", inputs(lang), takes[lang])
+    tracks = {lang: take.audio for lang, take in takes.items()}
+    gaps = {lang: take.narration_over_music_db for lang, take in takes.items()}
     low, high = studio.backends(registration(media, film_key).profile).profile.quality.narration_over_music_db
-    gaps = {
-        lang: narration_over_music_db(zip(wav_blocks(voice), wav_blocks(music_path))) for lang, voice in voices.items()
-    }
     media.write_record(
         "soundtrack", film_key, SoundtrackRecord(film_key=film_key, tracks=tracks, duration_s=narration.duration_s)
     )
@@ -73,10 +78,8 @@ def soundtrack(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
             dg.AssetCheckResult(
                 check_name="narration_over_music",
                 # A track with no speech at all has nothing to be heard over the music.
-                passed=all(low <= gap <= high or gap == float("inf") for gap in gaps.values()),
-                metadata={
-                    f"{lang}_db": round(gap, 1) if gap != float("inf") else "no speech" for lang, gap in gaps.items()
-                }
+                passed=all(gap is None or low <= gap <= high for gap in gaps.values()),
+                metadata={f"{lang}_db": "no speech" if gap is None else round(gap, 1) for lang, gap in gaps.items()}
                 | {"range_db": f"{low}..{high}"},
             )
         ],
