@@ -60,8 +60,10 @@ def render_window_def(defs) -> dg.ScheduleDefinition:
 
 def render_window(defs, instance):
     repository = defs.get_repository_def()
-    context = dg.build_schedule_context(instance=instance, resources=defs.resources, repository_def=repository)
-    return render_window_def(defs).evaluate_tick(context)
+    # The context opens its own instance from the ref; leaving it open would leave that instance
+    # registered as Dagster's current defs-state storage after it is collected.
+    with dg.build_schedule_context(instance=instance, resources=defs.resources, repository_def=repository) as context:
+        return render_window_def(defs).evaluate_tick(context)
 
 
 def test_a_dropped_story_is_registered_and_queued_once(studio, inbox):
