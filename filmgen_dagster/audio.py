@@ -6,6 +6,7 @@ Everything is mono float32 in [-1, 1] at ``SAMPLE_RATE`` so stages can add array
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +23,38 @@ DUCK_BLOCK = round(0.01 * SAMPLE_RATE)
 BLOCK = 10 * SAMPLE_RATE
 
 
+def _smooth_at_least(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n: lengths the FFT handles fastest."""
+    best, p2 = None, 1
+    while p2 < 2 * n:
+        p3 = p2
+        while p3 < 2 * n:
+            p5 = p3
+            while p5 < n:
+                p5 *= 5
+            best = p5 if best is None else min(best, p5)
+            p3 *= 3
+        p2 *= 2
+    return max(best or 1, 1)
+
+
 def to_sample_rate(samples: np.ndarray, rate: int) -> np.ndarray:
     """Resample from ``rate`` to SAMPLE_RATE by band-limited (FFT) interpolation, to ceil(n × ratio) samples.
 
     Numpy's FFT rather than scipy.signal: importing scipy.signal costs every process about a second.
+    The input is zero-padded so that both transform lengths are multiples of small primes only: an FFT
+    of a length with a large prime factor (most take lengths) is ten times slower.
     """
     if rate == SAMPLE_RATE or len(samples) == 0:
         return samples
     n = len(samples)
     m = -(-n * SAMPLE_RATE // int(rate))
-    # irfft to m points zero-pads the spectrum (upsampling) or drops what is above the new Nyquist.
-    return (np.fft.irfft(np.fft.rfft(samples), m) * (m / n)).astype(np.float32)
+    ratio = Fraction(SAMPLE_RATE, int(rate))
+    padded_n = ratio.denominator * _smooth_at_least(-(-n // ratio.denominator))
+    padded_m = padded_n * ratio.numerator // ratio.denominator
+    # irfft to more points zero-pads the spectrum (upsampling) or drops what is above the new Nyquist.
+    resampled = np.fft.irfft(np.fft.rfft(samples, padded_n), padded_m) * (padded_m / padded_n)
+    return resampled[:m].astype(np.float32)
 
 
 def read_wav(path: str | Path) -> np.ndarray:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import shutil
 import sys
-import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from functools import cache
 from multiprocessing import get_context
+from multiprocessing.util import Finalize
 from pathlib import Path
+from typing import NoReturn
 
 from filmgen_dagster.errors import UserInputError
 
@@ -63,8 +66,9 @@ def _session():
 
 
 def _reopen_session() -> None:
+    """A worker's own instance, disposed (its databases closed) when the pool shuts the worker down."""
     _session.cache_clear()
-    _session()
+    Finalize(None, _session()[1].dispose, exitpriority=0)
 
 
 def _run_job(job_name: str, partition_key: str, tags: dict[str, str], label: str) -> tuple[bool, str]:
@@ -355,5 +359,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> NoReturn:
+    """The `filmgen` command: ``main``, then the exit handlers, then exit without tearing the interpreter down.
+
+    Python's own teardown frees the objects Dagster made one by one: 0.5–0.9 s after a render, for
+    memory the OS takes back at once anyway. The instance is disposed first, so its databases are closed.
+    """
+    code = main()
+    if _session.cache_info().currsize:
+        _session()[1].dispose()
+    atexit._run_exitfuncs()  # logging, temporary files, multiprocessing: what a normal exit runs
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

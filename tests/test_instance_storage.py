@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from unittest import mock
 
@@ -9,6 +11,7 @@ import dagster as dg
 import pytest
 import sqlalchemy
 import yaml
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from filmgen_dagster.instance_storage import PooledSqliteStorage
 
@@ -79,3 +82,34 @@ def test_connections_use_the_configured_synchronous_level(tmp_path: Path, level:
 def test_an_unknown_synchronous_level_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="synchronous must be one of OFF, NORMAL, FULL, EXTRA"):
         PooledSqliteStorage(str(tmp_path), synchronous="sometimes")
+
+
+def _schema(path: Path) -> tuple[list, list]:
+    with closing(sqlite3.connect(path)) as db:
+        tables = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+        return tables, db.execute("SELECT version_num FROM alembic_version").fetchall()
+
+
+def test_a_run_database_is_the_one_stock_dagster_creates(tmp_path: Path) -> None:
+    ours = PooledSqliteStorage(str(tmp_path / "ours")).event_log_storage
+    stock = SqliteEventLogStorage(str(tmp_path / "stock"))
+    for storage in (ours, stock):
+        with storage.run_connection("run-1") as conn:
+            conn.execute(sqlalchemy.text("SELECT 1"))
+    made = Path(ours.path_for_shard("run-1"))
+    assert _schema(made) == _schema(Path(stock.path_for_shard("run-1")))
+    assert _schema(made)[1], "the schema version is stamped"
+    ours.dispose()
+    # Nothing but the database is left in the folder Dagster lists runs from.
+    assert sorted(p.name for p in made.parent.iterdir() if not p.name.startswith("index.db")) == ["run-1.db"]
+
+
+def test_an_existing_run_database_is_kept(tmp_path: Path) -> None:
+    storage = PooledSqliteStorage(str(tmp_path)).event_log_storage
+    with storage.run_connection("run-1") as conn:
+        conn.execute(sqlalchemy.text("INSERT INTO event_logs (run_id, event) VALUES ('run-1', 'kept')"))
+    storage.dispose()
+    reopened = PooledSqliteStorage(str(tmp_path)).event_log_storage
+    with reopened.run_connection("run-1") as conn:
+        assert conn.execute(sqlalchemy.text("SELECT event FROM event_logs")).scalars().all() == ["kept"]
+    reopened.dispose()

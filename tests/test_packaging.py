@@ -23,4 +23,4 @@ def test_wheel_carries_the_editable_folders(tmp_path):
     }
     assert expected <= names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "filmgen = filmgen_dagster.cli:main" in entry_points
+    assert "filmgen = filmgen_dagster.cli:run" in entry_points

@@ -67,19 +67,29 @@ class CameraMoves:
         if n_frames < 0:
             raise ValueError(f"n_frames must be >= 0, got {n_frames}")
         width, height = keyframe.size
-        fine_size = (width * OVERSAMPLE, height * OVERSAMPLE)
-        fine_planes = [
-            Image.fromarray(plane).resize(fine_size, Image.Resampling.BILINEAR)
-            for plane in rgb_to_yuv(np.asarray(keyframe.convert("RGB")))
+        y, u, v = rgb_to_yuv(np.asarray(keyframe.convert("RGB")))
+        chroma_size = ((width + 1) // 2, (height + 1) // 2)
+        # Chroma is averaged down to 4:2:0 before oversampling: its fine planes are a quarter the size.
+        planes = [
+            (Image.fromarray(y), (width, height)),
+            *((Image.fromarray(c).resize(chroma_size, Image.Resampling.BOX), chroma_size) for c in (u, v)),
         ]
-        plane_sizes = [(width, height)] + [((width + 1) // 2, (height + 1) // 2)] * 2
+        fine_planes = [
+            (plane.resize((w * OVERSAMPLE, h * OVERSAMPLE), Image.Resampling.BILINEAR), (w, h), w / width, h / height)
+            for plane, (w, h) in planes
+        ]
         last = max(n_frames - 1, 1)
         for i in range(n_frames):
-            box = crop_box(prompt.camera, _smoothstep(i / last), width, height)
-            fine_box = tuple(v * OVERSAMPLE for v in box)
+            x0, y0, x1, y1 = crop_box(prompt.camera, _smoothstep(i / last), width, height)
             yield Yuv420Frame(
                 *(
-                    np.asarray(plane.resize(size, Image.Resampling.NEAREST, box=fine_box))
-                    for plane, size in zip(fine_planes, plane_sizes)
+                    np.asarray(
+                        fine.resize(
+                            size,
+                            Image.Resampling.NEAREST,
+                            box=(x0 * sx * OVERSAMPLE, y0 * sy * OVERSAMPLE, x1 * sx * OVERSAMPLE, y1 * sy * OVERSAMPLE),
+                        )
+                    )
+                    for fine, size, sx, sy in fine_planes
                 )
             )
