@@ -41,6 +41,9 @@ VIDEO_CODEC_ARGS: list[str] = [
     "-threads", "4",
     "-movflags", "+faststart",
 ]  # fmt: skip
+# Soundtracks are mono: 96 kb/s AAC-LC is as many bits per channel as 192 kb/s stereo, and encodes in half
+# the time of 160 kb/s. The "fast" coder is about twice as fast as the default one.
+AUDIO_CODEC_ARGS: list[str] = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "96k"]
 # Every MP4 we write: no FFmpeg version strings or creation time, so the same input gives the same bytes.
 BITEXACT_ARGS: list[str] = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"]
 
@@ -114,8 +117,10 @@ class Yuv420Frame:
     def to_rgb(self, size: tuple[int, int] | None = None) -> np.ndarray:
         """The picture as HxWx3 uint8 RGB, optionally area-shrunk to ``size`` (width, height) first."""
         size = size or self.size
+        # reducing_gap: whole-factor averaging first (Image.reduce), then BOX for the rest; 3x faster than
+        # BOX alone and within one level of it.
         y, u, v = (
-            np.asarray(Image.fromarray(plane).resize(size, Image.Resampling.BOX), dtype=np.float32)
+            np.asarray(Image.fromarray(plane).resize(size, Image.Resampling.BOX, reducing_gap=1.0), dtype=np.float32)
             for plane in (self.y, self.u, self.v)
         )
         luma = (y - 16.0) * 255.0 / 219.0
@@ -287,7 +292,7 @@ def encode_aac(audio: dict[str, Path], folder: Path, duration: float) -> dict[st
             [
                 *_base_args(), "-i", _url(path),
                 "-filter:a", f"apad=whole_dur={duration:.6f},atrim=end={duration:.6f}",
-                "-c:a", "aac", "-aac_coder", "fast", "-b:a", "160k",  # the default coder is about 2x slower
+                *AUDIO_CODEC_ARGS,
                 *BITEXACT_ARGS, "-f", "mp4", _url(encoded[lang]),
             ],
             stdout=subprocess.DEVNULL,

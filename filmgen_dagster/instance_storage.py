@@ -26,7 +26,6 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 
 import sqlalchemy
@@ -100,16 +99,9 @@ def _check_level(synchronous: str) -> str:
     return level
 
 
-@cache
-def _empty_run_database() -> bytes:
-    """An event database as Dagster creates one for a new run (tables, schema version stamp), made once
-    per process with Dagster's own code."""
-    with tempfile.TemporaryDirectory(prefix="filmgen-run-db-") as folder:
-        storage = SqliteEventLogStorage(folder)
-        engine = sqlalchemy.create_engine(storage.conn_string_for_shard("template"))
-        storage._initdb(engine)
-        engine.dispose()  # the last connection closing folds the write-ahead log into the file
-        return Path(storage.path_for_shard("template")).read_bytes()
+# An event database as Dagster creates one for a new run (tables, schema version stamp): made once per
+# process, by Dagster's own code, the first time a run needs one.
+_EMPTY_RUN_DATABASE: list[bytes] = []
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -137,7 +129,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         if os.path.exists(path):
             return False
         with tempfile.NamedTemporaryFile(dir=self._base_dir, suffix=".new", delete=False) as new:
-            new.write(_empty_run_database())
+            new.write(self._empty_run_database())
         try:
             # A link never replaces a database another process has just created.
             os.link(new.name, path)
@@ -146,6 +138,15 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         finally:
             os.unlink(new.name)
         return True
+
+    def _empty_run_database(self) -> bytes:
+        if not _EMPTY_RUN_DATABASE:
+            with tempfile.TemporaryDirectory(prefix="filmgen-run-db-") as folder:
+                engine = sqlalchemy.create_engine(f"sqlite:///{folder}/empty.db")
+                self._initdb(engine)
+                engine.dispose()  # the last connection closing folds the write-ahead log into the file
+                _EMPTY_RUN_DATABASE.append(Path(folder, "empty.db").read_bytes())
+        return _EMPTY_RUN_DATABASE[0]
 
     def has_table(self, table_name: str) -> bool:
         # Dagster's tables are never dropped: one that exists is not looked up again.

@@ -3,7 +3,7 @@ import time
 import dagster as dg
 
 from filmgen_dagster.audio import mix, wav_blocks, write_wav_blocks
-from filmgen_dagster.av import encode_aac
+from filmgen_dagster.av import AUDIO_CODEC_ARGS, encode_aac
 from filmgen_dagster.domain import LANGUAGE_NAMES, MusicRecord, NarrationRecord, SoundtrackRecord, SoundtrackTrack
 from filmgen_dagster.film_records import registration, require
 from filmgen_dagster.partitions import films
@@ -35,7 +35,7 @@ def soundtrack(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
             "narration": narration.tracks[language].digest,
             "music": score.digest,
             "duration_s": narration.duration_s,
-            "codec": "aac-fast-160k",
+            "codec": AUDIO_CODEC_ARGS,
         }
 
     started = time.perf_counter()
@@ -70,7 +70,7 @@ def soundtrack(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
                 for lang, ref in tracks.items()
             },
             "duration_s": round(narration.duration_s, 3),
-            "codec": "AAC 160 kb/s, mono",
+            "codec": "AAC 96 kb/s, mono",
             "cached": not missing,
             "master_s": round(time.perf_counter() - started, 3),
         },

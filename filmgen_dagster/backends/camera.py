@@ -3,17 +3,25 @@
 Each frame is a crop window of the keyframe scaled back to full size. Window positions are floats, so
 slow moves glide instead of stepping a whole pixel at a time.
 
-Speed: a bilinear ``Image.resize(box=...)`` per 1280x720 frame costs ~20 ms on a small CPU. Instead the
-keyframe is upsampled bilinearly once per shot by ``OVERSAMPLE`` and each frame is a nearest-neighbour
-resample of that (~3 ms): the result is bilinear interpolation with positions quantised to 1/3 pixel
-(mean difference from exact bilinear ~0.5 of 255). An odd factor puts the samples of an unscaled
-window exactly on the keyframe's pixel centres, so a move's full-frame end is the keyframe itself.
+Speed: a bilinear ``Image.resize(box=...)`` per 1280x720 frame costs ~5 ms on a small CPU, more than
+the encoder spends on it. So:
+
+- pans and tilts keep the window's size, hence its scale: the keyframe is resampled bilinearly once per
+  shot at that scale, at three sub-pixel phases along the move, and each frame is a slice of one of
+  them (positions quantised to 1/3 of an output pixel);
+- push-ins and pull-outs change the scale every frame: the keyframe is upsampled bilinearly once by
+  ``OVERSAMPLE`` and each frame is a nearest-neighbour resample of that (~1 ms), which is bilinear
+  interpolation with positions quantised to 1/3 pixel (mean difference from exact bilinear ~0.5 of
+  255). An odd factor puts the samples of an unscaled window exactly on the keyframe's pixel centres,
+  so the move's full-frame end is the keyframe itself.
+
 The keyframe is converted to the encoder's YUV 4:2:0 once per shot and the frames are cut from its
 planes, which spares FFmpeg a colour conversion of every frame.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -69,27 +77,59 @@ class CameraMoves:
         width, height = keyframe.size
         y, u, v = rgb_to_yuv(np.asarray(keyframe.convert("RGB")))
         chroma_size = ((width + 1) // 2, (height + 1) // 2)
-        # Chroma is averaged down to 4:2:0 before oversampling: its fine planes are a quarter the size.
+        # Chroma is averaged down to 4:2:0 first: every later resample works on a quarter of the samples.
         planes = [
-            (Image.fromarray(y), (width, height)),
-            *((Image.fromarray(c).resize(chroma_size, Image.Resampling.BOX), chroma_size) for c in (u, v)),
-        ]
-        fine_planes = [
-            (plane.resize((w * OVERSAMPLE, h * OVERSAMPLE), Image.Resampling.BILINEAR), (w, h), w / width, h / height)
-            for plane, (w, h) in planes
+            Image.fromarray(y),
+            *(Image.fromarray(c).resize(chroma_size, Image.Resampling.BOX) for c in (u, v)),
         ]
         last = max(n_frames - 1, 1)
-        for i in range(n_frames):
-            x0, y0, x1, y1 = crop_box(prompt.camera, _smoothstep(i / last), width, height)
-            yield Yuv420Frame(
-                *(
-                    np.asarray(
-                        fine.resize(
-                            size,
-                            Image.Resampling.NEAREST,
-                            box=(x0 * sx * OVERSAMPLE, y0 * sy * OVERSAMPLE, x1 * sx * OVERSAMPLE, y1 * sy * OVERSAMPLE),
-                        )
-                    )
-                    for fine, size, sx, sy in fine_planes
-                )
-            )
+        boxes = (crop_box(prompt.camera, _smoothstep(i / last), width, height) for i in range(n_frames))
+        if prompt.camera in (CameraMove.push_in, CameraMove.pull_out):
+            cutters = [_zoom(plane, plane.width / width, plane.height / height) for plane in planes]
+        else:
+            axis = 0 if prompt.camera in (CameraMove.pan_left, CameraMove.pan_right) else 1
+            cutters = [_slide(plane, plane.width / width, plane.height / height, axis) for plane in planes]
+        for box in boxes:
+            yield Yuv420Frame(*(cutter(box) for cutter in cutters))
+
+
+def _zoom(plane: Image.Image, sx: float, sy: float):
+    """Frames of a changing window (keyframe coordinates; the plane is ``sx`` x ``sy`` as large)."""
+    fine = plane.resize((plane.width * OVERSAMPLE, plane.height * OVERSAMPLE), Image.Resampling.BILINEAR)
+
+    def cut(box: Box) -> np.ndarray:
+        x0, y0, x1, y1 = (v * k * OVERSAMPLE for v, k in zip(box, (sx, sy, sx, sy)))
+        return np.asarray(fine.resize(plane.size, Image.Resampling.NEAREST, box=(x0, y0, x1, y1)))
+
+    return cut
+
+
+def _slide(plane: Image.Image, sx: float, sy: float, axis: int):
+    """Frames of a window of fixed size (PAN_SCALE) sliding along ``axis`` (0: x, 1: y): slices of the
+    plane resampled at that scale, at three sub-pixel phases along the move."""
+    scale = PAN_SCALE  # plane pixels per output pixel, on both axes
+    width, height = plane.size
+    length = plane.size[axis]
+    # One more pixel (a copy of the edge) along the move: the last samples of a phase may reach past it.
+    padded = Image.fromarray(np.pad(np.asarray(plane), ((0, axis), (0, 1 - axis)), mode="edge"))
+    phases: dict[int, np.ndarray] = {}
+
+    def resampled(phase: int) -> np.ndarray:
+        if phase not in phases:
+            # Across the move the window stays centred; along it, samples from this phase to the far edge.
+            start = [(width - width * scale) / 2, (height - height * scale) / 2]
+            start[axis] = phase * scale / OVERSAMPLE
+            size = [width, height]
+            size[axis] = math.ceil((length - start[axis]) / scale)
+            box = (start[0], start[1], start[0] + size[0] * scale, start[1] + size[1] * scale)
+            phases[phase] = np.asarray(padded.resize(tuple(size), Image.Resampling.BILINEAR, box=box))
+        return phases[phase]
+
+    def cut(box: Box) -> np.ndarray:
+        steps = round(box[axis] * (sx, sy)[axis] * OVERSAMPLE / scale)
+        offset = steps // OVERSAMPLE
+        strip = resampled(steps % OVERSAMPLE)
+        window = strip[:, offset : offset + length] if axis == 0 else strip[offset : offset + length]
+        return np.ascontiguousarray(window)
+
+    return cut
