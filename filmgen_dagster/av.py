@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -282,31 +283,56 @@ def mux_final(clips: list[Path], audio: dict[str, Path], subtitles: dict[str, Pa
         _mux(_concat_list(clips, Path(tmpdir)), audio, subtitles, out, title)
 
 
-def encode_aac(audio: dict[str, Path], folder: Path, duration: float) -> dict[str, Path]:
-    """Each language's track (any audio file FFmpeg reads) as AAC in ``folder``/<lang>.m4a, padded with
-    silence or trimmed to ``duration`` seconds, the picture's length (``-shortest`` at the mux would cut the
-    video when a narration track is shorter). The languages encode at once, one FFmpeg each."""
-    encoded = {lang: folder / f"{lang}.m4a" for lang in audio}
+def encode_aac(tracks: dict[str, Iterable[np.ndarray]], sample_rate: int, folder: Path, duration: float) -> dict[str, Path]:
+    """Each language's track (mono float32 blocks at ``sample_rate``) as AAC in ``folder``/<lang>.m4a,
+    padded with silence or trimmed to ``duration`` seconds, the picture's length (``-shortest`` at the mux
+    would cut the video when a narration track is shorter).
+
+    The languages encode at once, one FFmpeg each, fed as their blocks are computed: making a track and
+    encoding it overlap, and no intermediate file is written.
+    """
+    encoded = {lang: folder / f"{lang}.m4a" for lang in tracks}
+    # stderr to files, not pipes: an unread pipe could fill up and stall FFmpeg.
+    stderr = {lang: tempfile.TemporaryFile() for lang in tracks}
     procs = {
         lang: subprocess.Popen(
             [
-                *_base_args(), "-i", _url(path),
+                *_base_args(), "-f", "f32le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
                 "-filter:a", f"apad=whole_dur={duration:.6f},atrim=end={duration:.6f}",
-                *AUDIO_CODEC_ARGS,
-                *BITEXACT_ARGS, "-f", "mp4", _url(encoded[lang]),
+                *AUDIO_CODEC_ARGS, *BITEXACT_ARGS, "-f", "mp4", _url(encoded[lang]),
             ],
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=stderr[lang],
         )
-        for lang, path in audio.items()
+        for lang in tracks
     }  # fmt: skip
+    errors: list[BaseException] = []
+
+    def feed(proc: subprocess.Popen, blocks: Iterable[np.ndarray]) -> None:
+        try:
+            with proc.stdin:
+                for block in blocks:
+                    proc.stdin.write(np.ascontiguousarray(block, "<f4").data)
+        except BrokenPipeError:
+            pass  # FFmpeg stopped; its exit status and stderr say why
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the caller's thread
+            errors.append(exc)
+            proc.kill()
+
+    feeders = [threading.Thread(target=feed, args=(procs[lang], blocks)) for lang, blocks in tracks.items()]
+    for feeder in feeders:
+        feeder.start()
+    for feeder in feeders:
+        feeder.join()
     failures = []
     for lang, proc in procs.items():
-        _, stderr = proc.communicate()
-        if proc.returncode != 0:
-            failures.append(_failure(f"AAC encode of {lang}", proc.returncode, stderr))
-    if failures:
-        raise failures[0]
+        if proc.wait() != 0 and not errors:
+            stderr[lang].seek(0)
+            failures.append(_failure(f"AAC encode of {lang}", proc.returncode, stderr[lang].read()))
+        stderr[lang].close()
+    if errors or failures:
+        raise (errors or failures)[0]
     return encoded
 
 

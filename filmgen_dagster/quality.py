@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -92,24 +91,31 @@ def clip_checks(
     ]  # fmt: skip
 
 
-def narration_over_music_db(
-    blocks: Iterable[tuple[np.ndarray, np.ndarray]], speech_dbfs: float = -40.0
-) -> float:
-    """How much louder the narration is than the music while someone speaks (RMS, dB).
+class NarrationOverMusic:
+    """How much louder the narration is than the music while someone speaks (RMS, dB), measured on
+    consecutive (narration, music) blocks as a mix is made, so a film-long track is never held whole.
 
-    ``blocks`` are consecutive (narration, music) pairs whose lengths are multiples of SPEECH_BLOCK_S
-    (the last pair may be shorter), so a film-long track is measured without holding it.
+    Block lengths must be multiples of SPEECH_BLOCK_S (the last pair may be shorter).
     """
-    block = round(SPEECH_BLOCK_S * SAMPLE_RATE)
-    voice_sq, music_sq, speaking_blocks = 0.0, 0.0, 0
-    for narration, music in blocks:
+
+    def __init__(self, speech_dbfs: float = -40.0) -> None:
+        self._speech_floor = 10 ** (speech_dbfs / 10)
+        self._block = round(SPEECH_BLOCK_S * SAMPLE_RATE)
+        self._voice_sq, self._music_sq, self._speaking_blocks = 0.0, 0.0, 0
+
+    def add(self, narration: np.ndarray, music: np.ndarray) -> None:
+        block = self._block
         n = min(len(narration), len(music)) // block * block
         voice_rms_sq = (narration[:n].astype(np.float64).reshape(-1, block) ** 2).mean(axis=1)
-        speaking = voice_rms_sq > 10 ** (speech_dbfs / 10)
-        voice_sq += float(voice_rms_sq[speaking].sum())
-        music_sq += float((music[:n].astype(np.float64).reshape(-1, block)[speaking] ** 2).mean(axis=1).sum())
-        speaking_blocks += int(speaking.sum())
-    if not speaking_blocks:
-        return float("inf")
-    music_rms = np.sqrt(music_sq / speaking_blocks)
-    return float(20 * np.log10(np.sqrt(voice_sq / speaking_blocks) / max(music_rms, 1e-9)))
+        speaking = voice_rms_sq > self._speech_floor
+        self._voice_sq += float(voice_rms_sq[speaking].sum())
+        self._music_sq += float((music[:n].astype(np.float64).reshape(-1, block)[speaking] ** 2).mean(axis=1).sum())
+        self._speaking_blocks += int(speaking.sum())
+
+    @property
+    def db(self) -> float | None:
+        """None when nobody speaks."""
+        if not self._speaking_blocks:
+            return None
+        music_rms = np.sqrt(self._music_sq / self._speaking_blocks)
+        return float(20 * np.log10(np.sqrt(self._voice_sq / self._speaking_blocks) / max(music_rms, 1e-9)))

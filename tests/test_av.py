@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,14 +41,11 @@ def moving_pattern(n: int, width: int = SIZE[0], height: int = SIZE[1]) -> Itera
         yield frame
 
 
-def write_sine_wav(path: Path, freq: float, seconds: float, rate: int = 48000) -> None:
-    t = np.arange(int(rate * seconds)) / rate
-    samples = (0.3 * np.sin(2 * np.pi * freq * t) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.tobytes())
+RATE = 48000
+
+
+def sine(freq: float, seconds: float) -> np.ndarray:
+    return (0.3 * np.sin(2 * np.pi * freq * np.arange(int(RATE * seconds)) / RATE)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +138,8 @@ def test_encode_failure_reports_ffmpeg_stderr(tmp_path: Path) -> None:
 
 def test_mux_final_keeps_the_track_of_a_language_without_a_line(clip: Path, tmp_path: Path) -> None:
     # A film with no spoken line has subtitle files without cues; each language still gets its track.
-    write_sine_wav(tmp_path / "en.wav", 440, 1.0)
     (tmp_path / "en.vtt").write_text("WEBVTT\n\n", "utf-8")
-    audio = encode_aac({"en": tmp_path / "en.wav"}, tmp_path, N / FPS)
+    audio = encode_aac({"en": [sine(440, 1.0)]}, RATE, tmp_path, N / FPS)
     mux_final([clip], audio, {"en": tmp_path / "en.vtt"}, tmp_path / "f.mp4", "t")
     kinds = [(s.kind, s.language) for s in probe(tmp_path / "f.mp4").streams]
     assert kinds == [("video", None), ("audio", "eng"), ("subtitle", "eng")]
@@ -160,13 +155,12 @@ def test_concat_copy_joins_clips(clip: Path, tmp_path: Path) -> None:
 def test_mux_final_tracks_languages_and_title(clip: Path, tmp_path: Path) -> None:
     # Two clips joined in the same pass; English narration shorter than the picture, Hindi longer: the
     # picture sets the length.
-    write_sine_wav(tmp_path / "en.wav", 440, 1.2)
-    write_sine_wav(tmp_path / "hi.wav", 660, 5.0)
     (tmp_path / "en.vtt").write_text("WEBVTT\n\n00:00:00.200 --> 00:00:01.500\nThe tide &lt;turns&gt;.\n\n", "utf-8")
     (tmp_path / "hi.vtt").write_text("WEBVTT\n\n00:00:00.200 --> 00:00:01.500\nज्वार पलटता है।\n\n", "utf-8")
     title = 'The "Tide" <b>Clock</b> & co; $(rm -rf /)'
     out = tmp_path / "film.mp4"
-    audio = encode_aac({"en": tmp_path / "en.wav", "hi": tmp_path / "hi.wav"}, tmp_path, 2 * N / FPS)
+    # Hindi arrives in blocks, as the soundtrack streams its mix.
+    audio = encode_aac({"en": [sine(440, 1.2)], "hi": np.split(sine(660, 5.0), 5)}, RATE, tmp_path, 2 * N / FPS)
     assert {lang: probe(path).duration_s for lang, path in audio.items()} == pytest.approx(
         {"en": 2 * N / FPS, "hi": 2 * N / FPS}, abs=0.03
     )
@@ -202,3 +196,12 @@ def test_probe_rejects_non_media(tmp_path: Path) -> None:
     junk.write_bytes(b"not a video")
     with pytest.raises(RuntimeError):
         probe(junk)
+
+
+def test_encode_aac_raises_what_stopped_a_track(tmp_path: Path) -> None:
+    def broken():
+        yield sine(440, 0.5)
+        raise ValueError("narration block unreadable")
+
+    with pytest.raises(ValueError, match="narration block unreadable"):
+        encode_aac({"en": [sine(440, 1.0)], "hi": broken()}, RATE, tmp_path, 1.0)

@@ -1,13 +1,16 @@
 import time
+from collections.abc import Iterator
 
 import dagster as dg
+import numpy as np
 
-from filmgen_dagster.audio import mix, wav_blocks, write_wav_blocks
+from filmgen_dagster.audio import mix, wav_blocks
 from filmgen_dagster.av import AUDIO_CODEC_ARGS, encode_aac
+from filmgen_dagster.backends.base import SAMPLE_RATE
 from filmgen_dagster.domain import LANGUAGE_NAMES, MusicRecord, NarrationRecord, SoundtrackRecord, SoundtrackTrack
 from filmgen_dagster.film_records import registration, require
 from filmgen_dagster.partitions import films
-from filmgen_dagster.quality import narration_over_music_db
+from filmgen_dagster.quality import NarrationOverMusic
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
 
@@ -44,18 +47,18 @@ def soundtrack(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     if missing:
         # Only here are the WAVs read: a soundtrack found by hash keeps the level it measured.
         music_path = media.local_path(score)
-        voices = {lang: media.local_path(narration.tracks[lang]) for lang in missing}
+        levels = {lang: NarrationOverMusic() for lang in missing}
+
+        def mixed(lang: str) -> Iterator[np.ndarray]:
+            # Block by block, so memory stays flat however long the film is.
+            for voice, music in zip(wav_blocks(media.local_path(narration.tracks[lang])), wav_blocks(music_path)):
+                levels[lang].add(voice, music)
+                yield mix(voice, music)
+
         with media.scratch() as tmp:
-            mixes = {lang: tmp / f"mix-{lang}.wav" for lang in missing}
-            for lang in missing:
-                # Block by block, so memory stays flat however long the film is.
-                blocks = zip(wav_blocks(voices[lang]), wav_blocks(music_path))
-                write_wav_blocks(mixes[lang], (mix(v, m) for v, m in blocks))
-            for lang, path in encode_aac(mixes, tmp, narration.duration_s).items():
-                gap = narration_over_music_db(zip(wav_blocks(voices[lang]), wav_blocks(music_path)))
-                takes[lang] = SoundtrackTrack(
-                    audio=media.put_file(path), narration_over_music_db=None if gap == float("inf") else gap
-                )
+            encoded = encode_aac({lang: mixed(lang) for lang in missing}, SAMPLE_RATE, tmp, narration.duration_s)
+            for lang, path in encoded.items():
+                takes[lang] = SoundtrackTrack(audio=media.put_file(path), narration_over_music_db=levels[lang].db)
                 media.remember_record("soundtrack", inputs(lang), takes[lang])
     tracks = {lang: take.audio for lang, take in takes.items()}
     gaps = {lang: take.narration_over_music_db for lang, take in takes.items()}
