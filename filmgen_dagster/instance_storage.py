@@ -100,7 +100,7 @@ def _check_level(synchronous: str) -> str:
 
 
 # An event database as Dagster creates one for a new run (tables, schema version stamp): made once per
-# process, by Dagster's own code, the first time a run needs one.
+# process, by Dagster's own code.
 _EMPTY_RUN_DATABASE: list[bytes] = []
 
 
@@ -109,6 +109,9 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self.synchronous = _check_level(synchronous)
         self._tables_present: set[str] = set()
         super().__init__(base_dir, **kwargs)
+        # Made now rather than at the first run, so processes forked from this one (the CLI's shot
+        # workers) have it too: Dagster reads its ~100 migration scripts to make one.
+        self._empty_run_database()
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[sqlalchemy.Connection]:
