@@ -14,10 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
-import boto3
 import dagster as dg
-from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import ClientError
 from pydantic import Field
 
 from filmgen_dagster.errors import UserInputError
@@ -28,7 +25,7 @@ _MIB = 1 << 20
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
-def _missing(exc: ClientError) -> bool:
+def _missing(exc) -> bool:
     return exc.response.get("Error", {}).get("Code") in _MISSING
 
 
@@ -43,7 +40,7 @@ def parse_s3_url(url: str, variable: str) -> tuple[str, str]:
 class S3Storage:
     """Keys under ``prefix`` in ``bucket``; content-addressed objects are cached under ``cache``."""
 
-    def __init__(self, client, bucket: str, prefix: str, transfer: TransferConfig, cache: Path):
+    def __init__(self, client, bucket: str, prefix: str, transfer, cache: Path):
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
         self.transfer, self.cache = transfer, cache
 
@@ -56,7 +53,7 @@ class S3Storage:
     def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._s3_key(key))
-        except ClientError as exc:
+        except self.client.exceptions.ClientError as exc:
             if _missing(exc):
                 return False
             raise
@@ -73,7 +70,7 @@ class S3Storage:
     def get_bytes(self, key: str) -> bytes | None:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._s3_key(key))["Body"].read()
-        except ClientError as exc:
+        except self.client.exceptions.ClientError as exc:
             if _missing(exc):
                 return None
             raise
@@ -90,7 +87,7 @@ class S3Storage:
             atomic_write(
                 cached, lambda dst: self.client.download_fileobj(self.bucket, self._s3_key(key), dst, Config=self.transfer)
             )
-        except ClientError as exc:
+        except self.client.exceptions.ClientError as exc:
             if _missing(exc):
                 return None
             raise
@@ -125,6 +122,9 @@ class S3MediaStore(MediaStore):
 
     @cached_property
     def client(self):
+        # boto3 is imported here: it costs every process ~0.1 s, and most renders keep media on disk.
+        import boto3
+
         return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint_url,
@@ -138,6 +138,8 @@ class S3MediaStore(MediaStore):
 
     def storage_at(self, bucket: str, prefix: str) -> S3Storage:
         """Keys under another bucket/prefix, with this store's connection (e.g. the story inbox)."""
+        from boto3.s3.transfer import TransferConfig
+
         # Parts stay at boto3's 8 MiB: a transfer holds a few parts in memory per thread.
         transfer = TransferConfig(multipart_threshold=self.multipart_threshold_mb * _MIB)
         return S3Storage(self.client, bucket, prefix, transfer, self._root / "cache")
