@@ -144,10 +144,13 @@ class MediaStore(dg.ConfigurableResource):
         try:
             yield
         except OSError as exc:
-            raise StoreUnavailable(
-                f"media store {self.location()}: cannot write {what} ({exc.strerror or exc}); "
-                "free space or fix FILMGEN_MEDIA_ROOT, then render again (finished work is kept)"
-            ) from None
+            raise self._unavailable(what, exc.strerror or str(exc)) from None
+
+    def _unavailable(self, what: str, reason: str) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"media store {self.location()}: cannot write {what} ({reason}); "
+            "free space or fix FILMGEN_MEDIA_ROOT, then render again (finished work is kept)"
+        )
 
     # ------------------------------------------------------------ media objects
 
@@ -190,6 +193,12 @@ class MediaStore(dg.ConfigurableResource):
             folder = Path(tempfile.mkdtemp(dir=base))
         try:
             yield folder
+        except Exception as exc:
+            # Tools writing here (FFmpeg above all) report a full disk in their own words, or as whatever
+            # went wrong next; a step that failed with no space left says so.
+            if not isinstance(exc, StoreUnavailable) and shutil.disk_usage(folder).free < _CHUNK:
+                raise self._unavailable("scratch files", "No space left on device") from None
+            raise
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
