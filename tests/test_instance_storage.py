@@ -3,6 +3,8 @@
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 from unittest import mock
@@ -113,3 +115,33 @@ def test_an_existing_run_database_is_kept(tmp_path: Path) -> None:
     with reopened.run_connection("run-1") as conn:
         assert conn.execute(sqlalchemy.text("SELECT event FROM event_logs")).scalars().all() == ["kept"]
     reopened.dispose()
+
+
+def test_compute_logs_are_kept_for_the_ui_and_not_echoed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    # In a process of its own: what the capture echoes would reach that process's stdout and stderr.
+    script = """
+import os, sys
+import dagster as dg
+from filmgen_dagster.instance_storage import FileComputeLogManager
+with dg.DagsterInstance.get() as instance:
+    manager = instance.compute_log_manager
+    assert isinstance(manager, FileComputeLogManager)
+    key = ["run-1", "compute_logs", "step"]
+    with manager.capture_logs(key):
+        print("to stdout", flush=True)
+        os.write(2, b"to stderr from the fd\\n")  # what a subprocess of a step would write
+    data = manager.get_log_data(key)
+    assert manager.is_capture_complete(key)
+    assert data.stdout.decode() == "to stdout\\n", data.stdout
+    assert data.stderr.decode() == "to stderr from the fd\\n", data.stderr
+    print(manager.get_captured_local_path(key, "out"))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "to stdout" not in done.stdout and "to stderr" not in done.stderr
+    assert Path(done.stdout.strip().splitlines()[-1]).is_relative_to(home / "storage")
