@@ -283,7 +283,9 @@ def mux_final(clips: list[Path], audio: dict[str, Path], subtitles: dict[str, Pa
         _mux(_concat_list(clips, Path(tmpdir)), audio, subtitles, out, title)
 
 
-def encode_aac(tracks: dict[str, Iterable[np.ndarray]], sample_rate: int, folder: Path, duration: float) -> dict[str, Path]:
+def encode_aac(
+    tracks: dict[str, Iterable[np.ndarray]], sample_rate: int, folder: Path, duration: float
+) -> dict[str, Path]:
     """Each language's track (mono float32 blocks at ``sample_rate``) as AAC in ``folder``/<lang>.m4a,
     padded with silence or trimmed to ``duration`` seconds, the picture's length (``-shortest`` at the mux
     would cut the video when a narration track is shorter).

@@ -2,9 +2,9 @@
 and its local compute logs captured without echo processes (`compute_logs:`).
 
 Same files, schema and behaviour as `storage: sqlite` (a run database per run, an index, runs and
-schedules), so `dagster dev`, the daemon and `dagster instance` commands read it as usual. Two things
-differ, both for speed, because a shot run stores about 40 events and Dagster's SQLite storage opens
-a new engine and connection for each of them:
+schedules), so `dagster dev`, the daemon and `dagster instance` commands read it as usual. What
+differs is for speed: a shot run stores about 45 events, and Dagster's SQLite storage opens a new
+engine and connection for each of them:
 
 - an engine (and its pooled connections) per database file, kept until the instance is disposed
   (the runs, the event index and the last few runs' event databases; schedules keep Dagster's way),

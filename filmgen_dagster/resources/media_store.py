@@ -34,6 +34,7 @@ from filmgen_dagster.errors import StoreUnavailable
 M = TypeVar("M", bound=BaseModel)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _CHUNK = 1 << 20
+_NEARLY_FULL_BYTES = 1 << 20  # free space below which a failed write blames the disk
 
 
 def _checked(name: str) -> str:
@@ -196,7 +197,7 @@ class MediaStore(dg.ConfigurableResource):
         except Exception as exc:
             # Tools writing here (FFmpeg above all) report a full disk in their own words, or as whatever
             # went wrong next; a step that failed with no space left says so.
-            if not isinstance(exc, StoreUnavailable) and shutil.disk_usage(folder).free < _CHUNK:
+            if not isinstance(exc, StoreUnavailable) and shutil.disk_usage(folder).free < _NEARLY_FULL_BYTES:
                 raise self._unavailable("scratch files", "No space left on device") from None
             raise
         finally:
