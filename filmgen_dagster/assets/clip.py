@@ -79,7 +79,6 @@ def _clip(
     fade_out = shot.number_in_scene == len(scene.shots) and plan.continued_by(shot) is None
     longest_take = max((take.duration_s for take in narration.takes.values()), default=0.0)
     fits = NARRATION_LEAD_S + longest_take <= narration.final_duration_s + 1e-6
-    keyframe_image = Image.open(media.local_path(frame_ref)).convert("RGB")
 
     attempts: list[QualityAttempt] = []
     load_s = 0.0
@@ -109,6 +108,8 @@ def _clip(
         if not cached:
             with media.scratch() as tmp:
                 try:
+                    # The keyframe is decoded only here: a clip found by hash never needs it.
+                    keyframe_image = Image.open(media.local_path(frame_ref)).convert("RGB")
                     encode_frames(
                         video.frames(keyframe_image, seeded, n_frames, plan.fps, **continue_from),
                         tmp / "clip.mp4",

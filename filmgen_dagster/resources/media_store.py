@@ -235,11 +235,11 @@ class MediaStore(dg.ConfigurableResource):
 
     def recall(self, namespace: str, inputs: dict) -> MediaRef | None:
         """The file made earlier from exactly these inputs, if it is still stored."""
-        ref = self.read_record(f"memo-{namespace}", inputs_digest(inputs), MediaRef)
+        ref = self.recall_record(namespace, inputs, MediaRef)
         return ref if ref is not None and self.has(ref) else None
 
     def remember(self, namespace: str, inputs: dict, ref: MediaRef) -> None:
-        self.write_record(f"memo-{namespace}", inputs_digest(inputs), ref)
+        self.remember_record(namespace, inputs, ref)
 
     def recall_record(self, namespace: str, inputs: dict, model: type[M]) -> M | None:
         """A small result (not a file) computed earlier from exactly these inputs."""
