@@ -71,12 +71,21 @@ def _reopen_session() -> None:
     Finalize(None, _session()[1].dispose, exitpriority=0)
 
 
-def _run_job(job_name: str, partition_key: str, tags: dict[str, str], label: str) -> tuple[bool, str]:
-    """Materialize one partition of a job; (success, progress line)."""
+def _run_job(
+    job_name: str, partition_key: str, tags: dict[str, str], label: str, assets: tuple[str, ...] | None = None
+) -> tuple[bool, str]:
+    """Materialize one partition of a job (or of ``assets`` of it); (success, progress line)."""
+    import dagster as dg
+
     defs, instance = _session()
     started = time.perf_counter()
     result = defs.resolve_job_def(job_name).execute_in_process(
-        partition_key=partition_key, instance=instance, tags=tags, run_config=QUIET_LOGS, raise_on_error=False
+        partition_key=partition_key,
+        instance=instance,
+        tags=tags,
+        run_config=QUIET_LOGS,
+        raise_on_error=False,
+        asset_selection=[dg.AssetKey(asset) for asset in assets] if assets else None,
     )
     took = time.perf_counter() - started
     if result.success:
@@ -104,15 +113,73 @@ def _tags(film_key: str) -> dict[str, str]:
     return {DRIVER_TAG: "cli", "filmgen/film": film_key}
 
 
-def _run_here(job_name: str, film_key: str, label: str) -> None:
-    ok, line = _run_job(job_name, film_key, _tags(film_key), label)
-    _progress(line)
-    if not ok:
+def _check_run(outcome: tuple[bool, str], film_key: str, label: str) -> None:
+    if not outcome[0]:
         raise SystemExit(f"filmgen: {label} of {film_key} failed; see the run in `dagster dev`")
 
 
-def _render_shots(pool: ProcessPoolExecutor, plan, keys: list[str]) -> None:
-    """Run the shot job for ``keys``; any failure stops before the film is assembled.
+def _run_here(job_name: str, film_key: str, label: str, assets: tuple[str, ...] | None = None) -> None:
+    outcome = _run_job(job_name, film_key, _tags(film_key), label, assets)
+    _progress(outcome[1])
+    _check_run(outcome, film_key, label)
+
+
+class _FilmSound:
+    """The film's sound run (narration, subtitles, music, soundtrack), started here as soon as every shot
+    being rendered has materialized its narration, while the workers still encode the last clips."""
+
+    LABEL = "narration, subtitles, music, soundtrack"
+
+    def __init__(self, film_key: str, shot_keys: list[str]) -> None:
+        self.film_key = film_key
+        self.outcome: tuple[bool, str] | None = None
+        self._waiting = set(shot_keys)
+        self._after = _session()[1].event_log_storage.get_maximum_record_id() or 0
+
+    def _narrated(self) -> bool:
+        import dagster as dg
+
+        while self._waiting:
+            records = (
+                _session()[1]
+                .fetch_materializations(
+                    dg.AssetRecordsFilter(asset_key=dg.AssetKey("shot_narration"), after_storage_id=self._after),
+                    limit=100,
+                    ascending=True,
+                )
+                .records
+            )
+            if not records:
+                return False
+            self._after = records[-1].storage_id
+            self._waiting -= {record.partition_key for record in records}
+        return True
+
+    def start_when_ready(self) -> bool:
+        """Run the sound if every narration is in (and it has not run yet); whether it has run."""
+        if self.outcome is None and self._narrated():
+            from filmgen_dagster.jobs import FILM_SOUND_ASSETS
+
+            self.outcome = _run_job(
+                "film_assembly_job", self.film_key, _tags(self.film_key), self.LABEL, FILM_SOUND_ASSETS
+            )
+            _progress(self.outcome[1])
+        return self.outcome is not None
+
+    def finish(self) -> None:
+        """Once every shot has rendered: the sound has run, or runs now; it succeeded, or this exits."""
+        self._waiting.clear()
+        self.start_when_ready()
+        _check_run(self.outcome, self.film_key, self.LABEL)
+
+
+# How often the CLI looks for the shots' narration while their clips encode.
+_SOUND_POLL_S = 0.2
+
+
+def _render_shots(pool: ProcessPoolExecutor, plan, keys: list[str], sound: _FilmSound) -> None:
+    """Run the shot job for ``keys``, and the film's sound as soon as their narration is in; any shot
+    failure stops before the film is cut.
 
     A continuation starts from the previous shot's clip, so it is submitted when that shot's run ends
     (if that run failed, the continuation fails too, saying which shot to render first).
@@ -132,8 +199,10 @@ def _render_shots(pool: ProcessPoolExecutor, plan, keys: list[str]) -> None:
     longest_first = sorted((s for s in plan.shots if s.key in keys), key=lambda s: -s.planned_duration_s)
     futures = {submit(s.key): s.key for s in longest_first if s.key not in waiting.values()}
     failed = []
+    sound_started = False
     while futures:
-        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        done, _ = wait(futures, timeout=None if sound_started else _SOUND_POLL_S, return_when=FIRST_COMPLETED)
+        sound_started = sound_started or sound.start_when_ready()
         for future in done:
             key = futures.pop(future)
             ok, line = future.result()
@@ -149,10 +218,13 @@ def _render_shots(pool: ProcessPoolExecutor, plan, keys: list[str]) -> None:
         )
 
 
-def _assemble_and_export(film_key: str, out: Path) -> Path:
+def _assemble_and_export(sound: _FilmSound, out: Path) -> Path:
     from filmgen_dagster.domain import FilmManifest, FinalCutRecord
+    from filmgen_dagster.jobs import FILM_CUT_ASSETS
 
-    _run_here("film_assembly_job", film_key, "narration, subtitles, music, final cut, report")
+    film_key = sound.film_key
+    sound.finish()
+    _run_here("film_assembly_job", film_key, "final cut, report", FILM_CUT_ASSETS)
     media = _session()[0].resources["media"]
     final = media.read_record("final_cut", film_key, FinalCutRecord)
     out.mkdir(parents=True, exist_ok=True)
@@ -201,8 +273,10 @@ def render(
         _run_here("film_setup_job", film_key, "story, scene plan, style bible")
         plan = media.read_record("scene_plan", film_key, FilmPlan)
         sync_shot_partitions(instance, plan)
-        _render_shots(pool, plan, [shot.key for shot in plan.shots])
-        return _assemble_and_export(film_key, out)
+        keys = [shot.key for shot in plan.shots]
+        sound = _FilmSound(film_key, keys)
+        _render_shots(pool, plan, keys, sound)
+        return _assemble_and_export(sound, out)
 
 
 def render_report(report: Path, out: Path, jobs: int) -> Path:
@@ -299,9 +373,10 @@ def rerender(film_key: str, shot: str | None, failed: bool, out: Path, jobs: int
     keys = [k for k in known if k in chosen]
     _progress(f"film {film_key}: re-rendering {len(keys)} of {len(known)} shot(s)")
     with _workers(jobs) as pool:
+        sound = _FilmSound(film_key, keys)
         if keys:
-            _render_shots(pool, plan, keys)
-        return _assemble_and_export(film_key, out)
+            _render_shots(pool, plan, keys, sound)
+        return _assemble_and_export(sound, out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,10 @@ engine and connection for each of them:
 - a new run's database is a copy of an empty one this process made once, instead of Dagster creating
   its tables and stamping its schema version again for every run (~0.1 s a run);
 - tables found once are not looked up again (Dagster checks for its partitions table at every event
-  of a partitioned run, with a new engine each time).
+  of a partitioned run, with a new engine each time);
+- Dagster's ~100 migration scripts are read once per process, not each time a database's schema
+  version is checked or stamped (4 times when an instance opens, 9 when it makes a new DAGSTER_HOME:
+  ~0.6 s of a render's start-up).
 
 Compute logs: Dagster's local compute log manager echoes each run's captured stdout and stderr back
 to the terminal through a `tail` process and a Python watcher process per stream: four processes started
@@ -37,6 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy
+from alembic.script import ScriptDirectory
 from dagster._config import Field, StringSource
 from dagster._core.execution.compute_logs import redirect_to_file
 from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
@@ -44,6 +48,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_
 from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, LocalComputeLogManager
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+from dagster._core.storage.sql import ALEMBIC_SCRIPTS_LOCATION
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import (
     DagsterSqliteStorage,
@@ -101,6 +106,30 @@ class _Engines:
 
 
 _ENGINES = _Engines()
+
+
+def _read_dagster_migration_scripts_once() -> None:
+    """Dagster and alembic make a new ``ScriptDirectory`` (which reads and compiles every migration
+    script) each time they check or stamp a schema version. The scripts do not change while a process
+    runs: Dagster's location gets one, shared; any other location is left to alembic."""
+    make = ScriptDirectory.from_config.__func__
+    if getattr(make, "shared", False):
+        return
+    shared: dict[str, ScriptDirectory] = {}
+
+    def from_config(cls, config) -> ScriptDirectory:
+        location = config.get_alembic_option("script_location")
+        if location != ALEMBIC_SCRIPTS_LOCATION:
+            return make(cls, config)
+        if location not in shared:
+            shared[location] = make(cls, config)
+        return shared[location]
+
+    from_config.shared = True
+    ScriptDirectory.from_config = classmethod(from_config)
+
+
+_read_dagster_migration_scripts_once()
 
 
 def _check_level(synchronous: str) -> str:

@@ -13,7 +13,11 @@ from filmgen_dagster.partitions import films, shots
 
 FILM_SETUP_ASSETS = ("story", "scene_plan", "style_bible")
 SHOT_ASSETS = ("shot_prompt", "keyframe", "shot_narration", "clip")
-FILM_ASSEMBLY_ASSETS = ("narration", "subtitles", "music", "soundtrack", "final_cut", "film_report")
+# The film's sound needs only the shots' narration, not their clips: the CLI starts it while the last
+# clips still encode, then cuts the film (one selection each of film_assembly_job).
+FILM_SOUND_ASSETS = ("narration", "subtitles", "music", "soundtrack")
+FILM_CUT_ASSETS = ("final_cut", "film_report")
+FILM_ASSEMBLY_ASSETS = FILM_SOUND_ASSETS + FILM_CUT_ASSETS
 
 
 def _stage_job(name: str, assets: tuple[str, ...], partitions_def: dg.PartitionsDefinition):
