@@ -23,7 +23,7 @@ DUCK_BLOCK = round(0.01 * SAMPLE_RATE)
 BLOCK = 10 * SAMPLE_RATE
 
 
-def _smooth_at_least(n: int) -> int:
+def fft_length(n: int) -> int:
     """The smallest 2^a 3^b 5^c >= n: lengths the FFT handles fastest."""
     best, p2 = None, 1
     while p2 < 2 * n:
@@ -50,7 +50,7 @@ def to_sample_rate(samples: np.ndarray, rate: int) -> np.ndarray:
     n = len(samples)
     m = -(-n * SAMPLE_RATE // int(rate))
     ratio = Fraction(SAMPLE_RATE, int(rate))
-    padded_n = ratio.denominator * _smooth_at_least(-(-n // ratio.denominator))
+    padded_n = ratio.denominator * fft_length(-(-n // ratio.denominator))
     padded_m = padded_n * ratio.numerator // ratio.denominator
     # irfft to more points zero-pads the spectrum (upsampling) or drops what is above the new Nyquist.
     resampled = np.fft.irfft(np.fft.rfft(samples, padded_n), padded_m) * (padded_m / padded_n)
