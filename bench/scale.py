@@ -39,6 +39,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from filmgen_dagster.cli import default_jobs  # noqa: E402
+
 WORDS_PER_MINUTE = 150
 
 CHARACTERS = {
@@ -313,7 +317,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=60.0, help="film length to generate (default 60)")
     parser.add_argument("--skip-render", action="store_true", help="plan, register and UI queries only")
-    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), help="shots rendered at once")
+    parser.add_argument("--jobs", type=int, default=default_jobs(), help="shots rendered at once")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
     args = parser.parse_args()
 
