@@ -145,3 +145,31 @@ with dg.DagsterInstance.get() as instance:
     assert done.returncode == 0, done.stderr
     assert "to stdout" not in done.stdout and "to stderr" not in done.stderr
     assert Path(done.stdout.strip().splitlines()[-1]).is_relative_to(home / "storage")
+
+
+def test_a_new_home_reads_dagsters_migration_scripts_once(tmp_path: Path) -> None:
+    """A new DAGSTER_HOME has its schema versions stamped and checked nine times; each of those used to
+    read and compile all of Dagster's migration scripts again."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    # In a process of its own: the scripts are read once per process.
+    script = """
+from alembic.script import ScriptDirectory
+import dagster as dg
+reads = []
+read = ScriptDirectory._load_revisions
+ScriptDirectory._load_revisions = lambda self: reads.append(self.dir) or read(self)
+with dg.DagsterInstance.get() as instance:
+    instance.add_dynamic_partitions("items", ["a"])
+    with instance.event_log_storage.run_connection("run-1"):
+        pass
+print(len(reads), len(set(reads)))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1"]
+    for database in ("history/runs.db", "schedules/schedules.db", "history/runs/index.db", "history/runs/run-1.db"):
+        assert _schema(home / database)[1], f"{database}: the schema version is stamped"

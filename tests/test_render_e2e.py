@@ -13,7 +13,7 @@ from conftest import EXAMPLES, FilmEnv, make_film_env
 from filmgen_dagster.audio import active_ratio
 from filmgen_dagster.av import count_frames, decode_audio, decode_frames, extract_subtitles, probe
 from filmgen_dagster.domain import FilmManifest
-from filmgen_dagster.jobs import FILM_ASSEMBLY_ASSETS, FILM_SETUP_ASSETS, SHOT_ASSETS
+from filmgen_dagster.jobs import FILM_ASSEMBLY_ASSETS, FILM_CUT_ASSETS, FILM_SETUP_ASSETS, FILM_SOUND_ASSETS, SHOT_ASSETS
 
 STORY = EXAMPLES / "night-market.fountain"
 
@@ -93,6 +93,28 @@ def test_every_partition_is_materialized(rendered):
         assert instance.get_materialized_partitions(dg.AssetKey(asset)) == set(shots), asset
     for asset in FILM_SETUP_ASSETS + FILM_ASSEMBLY_ASSETS:
         assert instance.get_materialized_partitions(dg.AssetKey(asset)) == {"the-night-market"}, asset
+
+
+def test_the_sound_runs_once_every_narration_is_in_and_the_cut_once_every_clip_is(rendered):
+    env, _, manifest, _ = rendered
+    instance = env.instance()
+    # The first render's assembly runs (a later test renders again): the sound, then the cut.
+    sound, cut = sorted(
+        instance.get_run_records(dg.RunsFilter(job_name="film_assembly_job")), key=lambda r: r.create_timestamp
+    )[:2]
+    assert sound.dagster_run.asset_selection == {dg.AssetKey(asset) for asset in FILM_SOUND_ASSETS}
+    assert cut.dagster_run.asset_selection == {dg.AssetKey(asset) for asset in FILM_CUT_ASSETS}
+
+    def first_materialized(asset: str) -> dict[str, float]:
+        first: dict[str, float] = {}
+        for record in instance.fetch_materializations(dg.AssetKey(asset), limit=100).records:
+            first[record.partition_key] = min(first.get(record.partition_key, record.timestamp), record.timestamp)
+        return first
+
+    narrated, clipped = first_materialized("shot_narration"), first_materialized("clip")
+    assert set(narrated) == set(clipped) == {shot.shot_key for shot in manifest.shots}
+    assert max(narrated.values()) < sound.start_time
+    assert max(clipped.values()) < cut.start_time and sound.end_time <= cut.start_time
 
 
 def test_keyframe_metadata_has_a_thumbnail_the_ui_renders(rendered):
