@@ -113,7 +113,7 @@ def _read_dagster_migration_scripts_once() -> None:
     script) each time they check or stamp a schema version. The scripts do not change while a process
     runs: Dagster's location gets one, shared; any other location is left to alembic."""
     make = ScriptDirectory.from_config.__func__
-    if getattr(make, "shared", False):
+    if getattr(make, "shared", False):  # this module was imported again (importlib.reload)
         return
     shared: dict[str, ScriptDirectory] = {}
 
