@@ -155,8 +155,8 @@ class _FilmSound:
             self._waiting -= {record.partition_key for record in records}
         return True
 
-    def start_when_ready(self) -> bool:
-        """Run the sound if every narration is in (and it has not run yet); whether it has run."""
+    def start_when_ready(self) -> None:
+        """Run the sound if every narration is in and it has not run yet."""
         if self.outcome is None and self._narrated():
             from filmgen_dagster.jobs import FILM_SOUND_ASSETS
 
@@ -164,7 +164,6 @@ class _FilmSound:
                 "film_assembly_job", self.film_key, _tags(self.film_key), self.LABEL, FILM_SOUND_ASSETS
             )
             _progress(self.outcome[1])
-        return self.outcome is not None
 
     def finish(self) -> None:
         """Once every shot has rendered: the sound has run, or runs now; it succeeded, or this exits."""
@@ -199,10 +198,9 @@ def _render_shots(pool: ProcessPoolExecutor, plan, keys: list[str], sound: _Film
     longest_first = sorted((s for s in plan.shots if s.key in keys), key=lambda s: -s.planned_duration_s)
     futures = {submit(s.key): s.key for s in longest_first if s.key not in waiting.values()}
     failed = []
-    sound_started = False
     while futures:
-        done, _ = wait(futures, timeout=None if sound_started else _SOUND_POLL_S, return_when=FIRST_COMPLETED)
-        sound_started = sound_started or sound.start_when_ready()
+        done, _ = wait(futures, timeout=_SOUND_POLL_S if sound.outcome is None else None, return_when=FIRST_COMPLETED)
+        sound.start_when_ready()
         for future in done:
             key = futures.pop(future)
             ok, line = future.result()

@@ -25,15 +25,28 @@ def item(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"key": context.partition_key})
 
 
+def _project_home(tmp_path: Path) -> Path:
+    """A DAGSTER_HOME with the project's dagster.yaml."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def _run_python(script: str, home: Path) -> subprocess.CompletedProcess:
+    """``script`` in a process of its own against ``home``."""
+    return subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True
+    )
+
+
 def _instance(home: Path) -> dg.DagsterInstance:
     with mock.patch.dict(os.environ, {"DAGSTER_HOME": str(home)}):
         return dg.DagsterInstance.from_config(str(home))
 
 
 def test_runs_written_through_it_are_read_by_stock_dagster_sqlite(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    home = _project_home(tmp_path)
     with _instance(home) as instance:
         assert instance.get_ref().storage_data.class_name == "PooledSqliteStorage"
         instance.add_dynamic_partitions("items", ["a", "b", "c"])
@@ -51,9 +64,7 @@ def test_runs_written_through_it_are_read_by_stock_dagster_sqlite(tmp_path: Path
 
 
 def test_a_disposed_instance_leaves_no_database_open(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    home = _project_home(tmp_path)
     with _instance(home) as instance:
         instance.add_dynamic_partitions("items", ["a"])
         assert dg.materialize([item], instance=instance, partition_key="a").success
@@ -118,9 +129,7 @@ def test_an_existing_run_database_is_kept(tmp_path: Path) -> None:
 
 
 def test_compute_logs_are_kept_for_the_ui_and_not_echoed(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    home = _project_home(tmp_path)
     # In a process of its own: what the capture echoes would reach that process's stdout and stderr.
     script = """
 import os, sys
@@ -139,9 +148,7 @@ with dg.DagsterInstance.get() as instance:
     assert data.stderr.decode() == "to stderr from the fd\\n", data.stderr
     print(manager.get_captured_local_path(key, "out"))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script], env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True
-    )
+    done = _run_python(script, home)
     assert done.returncode == 0, done.stderr
     assert "to stdout" not in done.stdout and "to stderr" not in done.stderr
     assert Path(done.stdout.strip().splitlines()[-1]).is_relative_to(home / "storage")
@@ -150,9 +157,7 @@ with dg.DagsterInstance.get() as instance:
 def test_a_new_home_reads_dagsters_migration_scripts_once(tmp_path: Path) -> None:
     """A new DAGSTER_HOME has its schema versions stamped and checked nine times; each of those used to
     read and compile all of Dagster's migration scripts again."""
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    home = _project_home(tmp_path)
     # In a process of its own: the scripts are read once per process.
     script = """
 from alembic.script import ScriptDirectory
@@ -166,9 +171,7 @@ with dg.DagsterInstance.get() as instance:
         pass
 print(len(reads), len(set(reads)))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script], env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True
-    )
+    done = _run_python(script, home)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "1"]
     for database in ("history/runs.db", "schedules/schedules.db", "history/runs/index.db", "history/runs/run-1.db"):
