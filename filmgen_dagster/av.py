@@ -385,6 +385,7 @@ class StreamInfo:
 class MediaInfo:
     duration_s: float
     streams: list[StreamInfo]
+    video_frames: int | None = None  # counted only when asked (probe's with_frame_count)
 
 
 # Anchored at line start so that metadata values (printed after "key : ") can never pose as streams.
@@ -396,15 +397,20 @@ _STREAM_RE = re.compile(
 _DURATION_RE = re.compile(r"^\s+Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", re.MULTILINE)
 
 
-def probe(path: Path) -> MediaInfo:
-    """Container duration and streams, parsed from ``ffmpeg -i`` (there is no ffprobe)."""
+def probe(path: Path, with_frame_count: bool = False) -> MediaInfo:
+    """Container duration and streams, parsed from ``ffmpeg -i`` (there is no ffprobe); with
+    ``with_frame_count``, also the first video stream's frames, counted as packets by stream copy in
+    the same run (no decoding)."""
+    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", _url(path)]
+    if with_frame_count:
+        args += ["-map", "0:v:0", "-c", "copy", "-progress", "pipe:1", "-nostats", "-f", "null", "-"]
     # With no output file ffmpeg always exits non-zero; success is judged by the "Input #0" header.
-    proc = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", _url(path)], capture_output=True
-    )
+    proc = subprocess.run(args, capture_output=True)
     text = proc.stderr.decode("utf-8", "replace")
-    if "Input #0" not in text:
+    if "Input #0" not in text or (with_frame_count and proc.returncode != 0):
         raise _failure(f"probe of {path}", proc.returncode, proc.stderr)
+    # Only the input's description: a frame count also describes the (null) output's streams.
+    text = text.split("\nStream mapping:", 1)[0]
     duration = 0.0
     if m := _DURATION_RE.search(text):
         duration = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
@@ -426,22 +432,18 @@ def probe(path: Path) -> MediaInfo:
                 sample_rate=int(rate[1]) if rate else None,
             )
         )
-    return MediaInfo(duration_s=duration, streams=streams)
+    frames = None
+    if with_frame_count:
+        counts = re.findall(rb"^frame=(\d+)", proc.stdout, re.MULTILINE)
+        if not counts:
+            raise RuntimeError(f"ffmpeg reported no frame count for {path}")
+        frames = int(counts[-1])
+    return MediaInfo(duration_s=duration, streams=streams, video_frames=frames)
 
 
 def count_frames(path: Path) -> int:
     """Number of frames in the first video stream, counted as packets by stream copy (no decoding)."""
-    out = _run(
-        "frame count",
-        [
-            *_base_args(), "-i", _url(path), "-map", "0:v:0", "-c", "copy",
-            "-progress", "pipe:1", "-nostats", "-f", "null", "-",
-        ],
-    )  # fmt: skip
-    counts = re.findall(rb"^frame=(\d+)", out, re.MULTILINE)
-    if not counts:
-        raise RuntimeError(f"ffmpeg reported no frame count for {path}")
-    return int(counts[-1])
+    return probe(path, with_frame_count=True).video_frames
 
 
 def decode_frames(

@@ -8,7 +8,7 @@ import numpy as np
 
 from PIL import Image
 
-from filmgen_dagster.av import Frame, Yuv420Frame, count_frames, probe, small_frames
+from filmgen_dagster.av import Frame, Yuv420Frame, probe, small_frames
 from filmgen_dagster.backends.base import SAMPLE_RATE
 from filmgen_dagster.domain import CheckOutcome
 
@@ -56,8 +56,9 @@ def clip_checks(
     ``samples`` are the sampled frames of a clip just rendered (see FrameSampler); for a clip made
     earlier they are decoded from the file.
     """
-    video = next(s for s in probe(path).streams if s.kind == "video")
-    frames = count_frames(path)
+    info = probe(path, with_frame_count=True)
+    video = next(s for s in info.streams if s.kind == "video")
+    frames = info.video_frames
     if samples is None:
         samples = small_frames(path, every=sample_stride(fps), size=SAMPLE_SIZE)
     samples = np.asarray(samples)
