@@ -404,7 +404,8 @@ def probe(path: Path, with_frame_count: bool = False) -> MediaInfo:
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", _url(path)]
     if with_frame_count:
         args += ["-map", "0:v:0", "-c", "copy", "-progress", "pipe:1", "-nostats", "-f", "null", "-"]
-    # With no output file ffmpeg always exits non-zero; success is judged by the "Input #0" header.
+    # Without an output ffmpeg always exits non-zero, so a plain probe is judged by its "Input #0" header;
+    # counting frames must succeed as well.
     proc = subprocess.run(args, capture_output=True)
     text = proc.stderr.decode("utf-8", "replace")
     if "Input #0" not in text or (with_frame_count and proc.returncode != 0):

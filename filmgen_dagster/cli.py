@@ -450,9 +450,9 @@ def run() -> NoReturn:
     Python's own teardown frees the objects Dagster made one by one: 0.5–0.9 s after a render, for
     memory the OS takes back at once anyway. The instance is disposed first, so its databases are closed.
     """
-    # Start-up imports Dagster and opens its instance: ~1M objects, none of them garbage, which the cyclic
-    # collector would go over again and again while they are made (~15% of start-up). `_session` turns it
-    # back on.
+    # Start-up imports Dagster and opens its instance: ~300,000 objects, none of them garbage, which the
+    # cyclic collector would go over again and again while they are made (~15% of start-up). `_session`
+    # turns it back on (`tiny-models`, which never loads one, is short and makes few reference cycles).
     gc.disable()
     code = main()
     if _session.cache_info().currsize:
