@@ -8,8 +8,8 @@ import sys
 import pytest
 
 
-def _python(code: str, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+def _python(code: str, env: dict[str, str] | None = None, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -53,9 +53,7 @@ _MALLOC_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC
 
 
 def _page_faults(importing: str, env: dict[str, str]) -> int:
-    done = subprocess.run([sys.executable, "-c", _FAULTS_PROBE, importing], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return int(done.stdout)
+    return int(_python(_FAULTS_PROBE, env, importing))
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="malloc tuning is for glibc on Linux")

@@ -93,4 +93,3 @@ def test_ten_minute_score_covers_every_mood():
     x = np.concatenate(blocks)
     assert len(x) == 600 * SAMPLE_RATE
     assert active_ratio(x[SAMPLE_RATE * 5 : -SAMPLE_RATE * 5]) > 0.95
-

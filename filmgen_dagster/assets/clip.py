@@ -81,6 +81,8 @@ def _clip(
     fits = NARRATION_LEAD_S + longest_take <= narration.final_duration_s + 1e-6
 
     attempts: list[QualityAttempt] = []
+    # Decoded at the first encode, then reused by any re-roll: a clip found by hash never needs it.
+    keyframe_image: Image.Image | None = None
     load_s = 0.0
     started = time.perf_counter()
     for attempt in range(quality.max_attempts):
@@ -108,8 +110,8 @@ def _clip(
         if not cached:
             with media.scratch() as tmp:
                 try:
-                    # The keyframe is decoded only here: a clip found by hash never needs it.
-                    keyframe_image = Image.open(media.local_path(frame_ref)).convert("RGB")
+                    if keyframe_image is None:
+                        keyframe_image = Image.open(media.local_path(frame_ref)).convert("RGB")
                     encode_frames(
                         video.frames(keyframe_image, seeded, n_frames, plan.fps, **continue_from),
                         tmp / "clip.mp4",
