@@ -8,8 +8,11 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import EXAMPLES, FilmEnv, make_film_env
+from filmgen_dagster.assets.film_report import SHEET_COLUMNS
+from filmgen_dagster.assets.keyframe import THUMBNAIL_WIDTH
 from filmgen_dagster.audio import active_ratio
 from filmgen_dagster.av import count_frames, decode_audio, decode_frames, extract_subtitles, probe
 from filmgen_dagster.domain import FilmManifest
@@ -161,4 +164,13 @@ def test_report_lists_everything_needed_to_reproduce(rendered):
         report["outputs"]
     )
     assert all(shot["prompt"] and shot["outputs"]["clip"] for shot in report["shots"])
-    assert (env.out / "the-night-market.contact-sheet.png").stat().st_size > 10_000
+    # The contact sheet: four thumbnails a row under their labels, every cell filled in film order.
+    sheet = np.asarray(Image.open(env.out / "the-night-market.contact-sheet.png").convert("RGB"), np.float32)
+    shots = len(report["shots"])
+    rows = -(-shots // SHEET_COLUMNS)
+    cell_width, cell_height = sheet.shape[1] // SHEET_COLUMNS, sheet.shape[0] // rows
+    assert sheet.shape[1] == SHEET_COLUMNS * THUMBNAIL_WIDTH and sheet.shape[0] == rows * cell_height
+    cells = sheet.reshape(rows, cell_height, SHEET_COLUMNS, cell_width, 3).swapaxes(1, 2)
+    background = np.array([0x10, 0x12, 0x14], np.float32)
+    filled = (np.abs(cells - background).mean(axis=(2, 3, 4)) > 20).ravel()
+    assert filled.tolist() == [i < shots for i in range(rows * SHEET_COLUMNS)]
