@@ -138,7 +138,8 @@ def film_report(context: dg.AssetExecutionContext, media: MediaStore, studio: Fi
 def _contact_sheet(media: MediaStore, plan: FilmPlan, keyframes: list[KeyframeRecord]) -> bytes:
     """All keyframe thumbnails in film order, labelled with their shot keys.
 
-    Thumbnails are decoded one at a time: at 555 shots, all of them at once were ~100 MB beside the sheet.
+    Thumbnails are decoded one at a time, so memory holds the sheet and one of them (all 555 of a
+    60-minute film at once would be ~100 MB more).
     """
     with Image.open(media.local_path(keyframes[0].thumbnail)) as first:
         width, height = first.size
