@@ -3,8 +3,6 @@
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 from unittest import mock
@@ -15,6 +13,7 @@ import sqlalchemy
 import yaml
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
+from conftest import run_python
 from filmgen_dagster.instance_storage import PooledSqliteStorage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,13 +30,6 @@ def _project_home(tmp_path: Path) -> Path:
     home.mkdir()
     shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
     return home
-
-
-def _run_python(script: str, home: Path) -> subprocess.CompletedProcess:
-    """``script`` in a process of its own against ``home``."""
-    return subprocess.run(
-        [sys.executable, "-c", script], env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True
-    )
 
 
 def _instance(home: Path) -> dg.DagsterInstance:
@@ -148,8 +140,7 @@ with dg.DagsterInstance.get() as instance:
     assert data.stderr.decode() == "to stderr from the fd\\n", data.stderr
     print(manager.get_captured_local_path(key, "out"))
 """
-    done = _run_python(script, home)
-    assert done.returncode == 0, done.stderr
+    done = run_python(script, {**os.environ, "DAGSTER_HOME": str(home)})
     assert "to stdout" not in done.stdout and "to stderr" not in done.stderr
     assert Path(done.stdout.strip().splitlines()[-1]).is_relative_to(home / "storage")
 
@@ -171,8 +162,7 @@ with dg.DagsterInstance.get() as instance:
         pass
 print(len(reads), len(set(reads)))
 """
-    done = _run_python(script, home)
-    assert done.returncode == 0, done.stderr
+    done = run_python(script, {**os.environ, "DAGSTER_HOME": str(home)})
     assert done.stdout.split() == ["1", "1"]
     for database in ("history/runs.db", "schedules/schedules.db", "history/runs/index.db", "history/runs/run-1.db"):
         assert _schema(home / database)[1], f"{database}: the schema version is stamped"

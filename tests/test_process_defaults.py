@@ -2,16 +2,15 @@
 Python, where nothing else has set it first)."""
 
 import os
-import subprocess
 import sys
 
 import pytest
 
+from conftest import run_python
+
 
 def _python(code: str, env: dict[str, str] | None = None, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    return run_python(code, env, *args).stdout.strip()
 
 
 def _environment_without(*names: str) -> dict[str, str]:
