@@ -21,13 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
-
 def run_python(code: str, env: dict[str, str] | None = None, *args: str) -> subprocess.CompletedProcess:
     """``python -c code *args`` in a fresh process (nothing this test process set carries over); it must
     exit 0."""
     done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done
+
 
 @dataclass
 class FilmEnv:
