@@ -37,6 +37,21 @@ def test_hindi_follows_its_paragraph_and_characters_are_found():
     assert "Old Tomas" in film.scenes[1].shots[1].characters
 
 
+def test_a_shot_that_says_he_or_she_keeps_the_previous_shots_characters(tmp_path):
+    film = plan("tide-clock.md")
+    # '"It does not count the hours," he said.' follows Old Tomas winding the clock: he is in frame.
+    assert film.scenes[0].shots[2].characters == ["Old Tomas"]
+    # A shot without a name or a pronoun shows nobody ("That night a storm broke over the sea ...").
+    assert film.scenes[1].shots[0].characters == []
+    path = tmp_path / "scenes.md"
+    path.write_text(
+        "---\ncharacters: {Asha: a girl}\n---\n# One\n\nAsha ran.\n\n# Two\n\nShe stopped at the gate.\n"
+    )
+    story = load_story(path)
+    two = RuleBasedPlanner().plan(story, "scenes", 24, 1280, 720).scenes[1]
+    assert two.shots[0].characters == []  # a new scene starts with nobody carried over
+
+
 def test_long_paragraph_splits_into_shots_of_at_most_ten_seconds(tmp_path):
     sentence = "The wind carried the sound of the bells across the quiet harbour at dawn."
     path = tmp_path / "long.txt"

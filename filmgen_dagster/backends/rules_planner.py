@@ -22,6 +22,7 @@ WORDS_PER_SECOND = 2.5  # ~150 words per minute, a calm narration pace
 READING_WORDS_PER_SECOND = 3.0  # action lines are read on screen, not spoken
 MIN_SHOT_S, TARGET_SHOT_S, MAX_SHOT_S = 2.0, 6.0, 10.0
 _SENTENCE_END = re.compile(r"(?<=[.!?।])[\"'”’)]*\s+")
+_PRONOUN = re.compile(r"\b(he|she|they|him|her|them|his|hers|their)\b", re.IGNORECASE)
 _FRAMING_CYCLE = (Framing.medium, Framing.close, Framing.medium, Framing.wide)
 _CAMERA_FOR = {
     Framing.wide: (CameraMove.pan_right, CameraMove.pan_left),
@@ -106,9 +107,16 @@ def _mentioned(text: str, names: list[str]) -> list[str]:
     ]
 
 
+def _present(text: str, names: list[str], previous: list[str]) -> list[str]:
+    """Characters in a shot: those it names; if it names nobody but says "he", "she" or "they", the
+    previous shot's (in `"It counts the tides," he said.` the keeper who spoke is still in frame)."""
+    named = _mentioned(text, names)
+    return named or (list(previous) if _PRONOUN.search(text) else [])
+
+
 class RuleBasedPlanner:
     backend_id = "rules"
-    model_id = "filmgen-rules-v1"
+    model_id = "filmgen-rules-v2"
 
     def plan(self, story: Story, film_key: str, fps: int, width: int, height: int) -> FilmPlan:
         names = sorted(story.characters, key=len, reverse=True)
@@ -163,8 +171,9 @@ class RuleBasedPlanner:
                 if block.speaker and block.speaker not in characters:
                     characters.append(block.speaker)
                 continue
+            previous = drafts[-1][2] if drafts else []
             if block.kind == "action":
-                drafts.append((block.text, {}, _mentioned(block.text, names), block.line))
+                drafts.append((block.text, {}, _present(block.text, names, previous), block.line))
                 continue
             sentences = split_sentences(block.text)
             groups = [" ".join(sentences[i] for i in g) for g in _group_sentences(sentences)]
@@ -173,7 +182,8 @@ class RuleBasedPlanner:
                 narration = {"en": [NarrationLine(text=text)]}
                 if hindi:
                     narration["hi"] = [NarrationLine(text=hindi)]
-                drafts.append((text, narration, _mentioned(text, names), block.line))
+                previous = _present(text, names, previous)
+                drafts.append((text, narration, previous, block.line))
         return drafts
 
 
