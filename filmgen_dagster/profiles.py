@@ -82,7 +82,9 @@ class QualitySpec(BaseModel):
     max_attempts: int = Field(3, ge=1, le=10, description="renders per shot, each with a new seed")
     clip_score_min: float = Field(0.2, description="keyframe–prompt CLIP similarity (with a scorer)")
     black_luma_max: float = Field(16.0, description="a sampled frame this dark (0–255) outside fades is black")
-    frozen_diff_min: float = Field(0.3, description="smallest mean change between frames 0.25 s apart")
+    frozen_diff_min: float = Field(
+        0.3, description="smallest mean change between frames 0.25 s apart, in the twelfth of the frame that moves most"
+    )
     flash_diff_max: float = Field(40.0, description="largest mean change between frames 0.25 s apart")
     narration_over_music_db: tuple[float, float] = Field(
         (6.0, 40.0), description="narration RMS minus music RMS while someone speaks"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from filmgen_dagster.av import rgb_to_yuv
-from filmgen_dagster.backends.base import VideoBackend
+from filmgen_dagster.backends.base import PICTURE_BOX, VideoBackend, picture_box
 from filmgen_dagster.backends.camera import CameraMoves, _smoothstep, crop_box
 from filmgen_dagster.backends.storyboard import StoryboardImage
 from filmgen_dagster.domain import CameraMove, CharacterSheet, Framing, Mood, ShotPrompt, StylePreset
@@ -98,15 +100,51 @@ def test_accepts_non_rgb_keyframe(keyframe: Image.Image) -> None:
     assert frames[0].to_rgb().shape == (180, 320, 3)
 
 
+def unmarked(keyframe: Image.Image) -> Image.Image:
+    """The same picture without its picture box: the camera moves over all of it."""
+    picture = keyframe.copy()
+    del picture.info[PICTURE_BOX]
+    return picture
+
+
+@pytest.mark.parametrize("marked", [True, False], ids=["panel", "whole-frame"])
 @pytest.mark.parametrize("camera", list(CameraMove))
-def test_frames_are_the_window_resampled_bilinearly(keyframe: Image.Image, camera: CameraMove) -> None:
+def test_frames_are_the_window_resampled_bilinearly(keyframe: Image.Image, camera: CameraMove, marked: bool) -> None:
     """Both ways of cutting frames (slices of a pre-scaled plane for pans and tilts, an oversampled plane
     for zooms) show the crop window as an exact bilinear resample would, up to 1/3-pixel positions."""
-    width, height = keyframe.size
-    luma = Image.fromarray(rgb_to_yuv(np.asarray(keyframe))[0])
+    keyframe = keyframe if marked else unmarked(keyframe)
+    x0, y0, x1, y1 = picture_box(keyframe)
+    width, height = x1 - x0, y1 - y0
+    luma = rgb_to_yuv(np.asarray(keyframe.convert("RGB")))[0]
+    picture = Image.fromarray(luma[y0:y1, x0:x1])
     frames = list(CameraMoves().frames(keyframe, make_prompt(camera), 25, 24))
     for i in (0, 7, 12, 18, 24):
         box = crop_box(camera, _smoothstep(i / 24), width, height)
-        exact = np.asarray(luma.resize((width, height), Image.Resampling.BILINEAR, box=box))
+        exact = np.asarray(picture.resize((width, height), Image.Resampling.BILINEAR, box=box))
         # (a window one pixel off measures 2.2 and more on this keyframe)
-        assert np.abs(frames[i].y.astype(np.int16) - exact).mean() < 1.8, f"frame {i}"
+        assert np.abs(frames[i].y[y0:y1, x0:x1].astype(np.int16) - exact).mean() < 1.8, f"frame {i}"
+
+
+def test_a_storyboard_sheet_holds_still_around_its_panel(keyframe: Image.Image) -> None:
+    x0, y0, x1, y1 = picture_box(keyframe)
+    width, height = keyframe.size
+    # The panel's inside: below the header, above the caption, within the side margins.
+    assert 0 < x0 and x1 < width and 0.07 * height < y0 and y1 < 0.85 * height
+    still = np.ones((height, width), bool)
+    still[y0:y1, x0:x1] = False
+    chroma_still = still[::2, ::2]
+    luma, u, v = rgb_to_yuv(np.asarray(keyframe))
+    for camera in CameraMove:
+        frames = list(CameraMoves().frames(keyframe, make_prompt(camera), 12, 24))
+        for frame in frames:
+            assert np.array_equal(frame.y[still], luma[still])
+            assert np.array_equal(frame.u[chroma_still], frames[0].u[chroma_still])
+        assert np.abs(frames[0].y[~still].astype(np.int16) - frames[-1].y[~still]).mean() > 1.0, camera
+
+
+def test_the_picture_box_survives_the_keyframe_png(keyframe: Image.Image) -> None:
+    from filmgen_dagster.assets.keyframe import _encode
+
+    reopened = Image.open(io.BytesIO(_encode(keyframe, "PNG")))
+    assert picture_box(reopened) == picture_box(keyframe) != (0, 0, *keyframe.size)
+    assert picture_box(unmarked(keyframe)) == (0, 0, *keyframe.size)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pytest
 import yaml
 
@@ -14,6 +15,7 @@ from conftest import EXAMPLES, FilmEnv, make_film_env
 from filmgen_dagster.definitions import build_definitions
 from filmgen_dagster.domain import ClipRecord, FilmPlan
 from filmgen_dagster.partitions import shots
+from filmgen_dagster.quality import most_motion
 from filmgen_dagster.registry import register_film, sync_shot_partitions
 from filmgen_dagster.story_format import load_story
 from filmgen_dagster.tiny import write_tiny_models
@@ -163,3 +165,15 @@ def test_transient_failure_is_retried_with_backoff(tmp_path):
     retries = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)
     assert [entry.step_key for entry in retries] == ["clip"]
     assert retries[0].dagster_event.event_specific_data.seconds_to_wait == 2
+
+
+def test_a_picture_is_frozen_only_when_no_part_of_it_moves():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 200, (1, 90, 160, 3)).repeat(3, axis=0).astype(np.float32)
+    assert most_motion(frames).tolist() == [0.0, 0.0]
+    # One twelfth of the picture (a 40x30 tile of the samples) brightens by 20, then by 20 more: that
+    # part moves, though the mean change over the whole frame is only 20 / 12.
+    frames[1:, 30:60, 40:80] += 20
+    frames[2:, 30:60, 40:80] += 20
+    assert most_motion(frames).tolist() == pytest.approx([20.0, 20.0])
+    assert np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3)).tolist() == pytest.approx([20 / 12] * 2)

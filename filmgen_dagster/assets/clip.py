@@ -22,7 +22,7 @@ from filmgen_dagster.film_records import plan_for_shot, registration, require
 from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import across_sets, shots
 from filmgen_dagster.profiles import QualitySpec
-from filmgen_dagster.quality import REROLL_SEED_STEP, FrameSampler, clip_checks
+from filmgen_dagster.quality import MOTION_GRID, REROLL_SEED_STEP, FrameSampler, clip_checks
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
 
@@ -216,7 +216,7 @@ def _checked(
         quality.frozen_diff_min,
         quality.flash_diff_max,
     )
-    inputs = {"clip": video_ref.digest, "checks": CHECKS, "args": args}
+    inputs = {"clip": video_ref.digest, "checks": CHECKS, "args": args, "motion_grid": MOTION_GRID}
     known = media.recall_record("clip-checks", inputs, ClipChecks)
     if known is not None:
         return known.outcomes

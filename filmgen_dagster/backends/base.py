@@ -40,7 +40,28 @@ class PlannerBackend(Backend, Protocol):
 
 
 class ImageBackend(Backend, Protocol):
+    """A keyframe may mark where its picture is (``image.info[PICTURE_BOX]``): the rest, such as a
+    storyboard panel's header and caption, stays still while a camera move travels over the picture."""
+
     def render_keyframe(self, prompt: ShotPrompt, width: int, height: int) -> Image.Image: ...
+
+
+# "x0,y0,x1,y1" in pixels; kept in the keyframe's PNG as a text chunk.
+PICTURE_BOX = "filmgen-picture-box"
+
+
+def picture_box(keyframe: Image.Image) -> tuple[int, int, int, int]:
+    """The keyframe's picture (the whole image unless marked), shrunk to even edges so that it covers
+    whole 4:2:0 chroma samples."""
+    width, height = keyframe.size
+    marked = keyframe.info.get(PICTURE_BOX)
+    if not marked:
+        return 0, 0, width, height
+    x0, y0, x1, y1 = (int(v) for v in marked.split(","))
+    box = (x0 + x0 % 2, y0 + y0 % 2, x1 - x1 % 2, y1 - y1 % 2)
+    if not (0 <= box[0] < box[2] <= width and 0 <= box[1] < box[3] <= height):
+        raise ValueError(f"keyframe {PICTURE_BOX} {marked!r} is not inside its {width}x{height} image")
+    return box
 
 
 class VideoBackend(Backend, Protocol):

@@ -17,6 +17,10 @@ the encoder spends on it. So:
 
 The keyframe is converted to the encoder's YUV 4:2:0 once per shot and the frames are cut from its
 planes, which spares FFmpeg a colour conversion of every frame.
+
+A keyframe that marks its picture (``PICTURE_BOX``: a storyboard panel's frame, inside its header and
+caption) is moved over inside that box only; the rest of the sheet holds still, so the caption stays
+whole and readable through the move.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from filmgen_dagster.av import Yuv420Frame, rgb_to_yuv
+from filmgen_dagster.backends.base import picture_box
 from filmgen_dagster.domain import CameraMove, ShotPrompt
 
 PUSH_SCALE = 0.82  # window size at the tight end of a push in / pull out
@@ -78,19 +83,35 @@ class CameraMoves:
         y, u, v = rgb_to_yuv(np.asarray(keyframe.convert("RGB")))
         chroma_size = ((width + 1) // 2, (height + 1) // 2)
         # Chroma is averaged down to 4:2:0 first: every later resample works on a quarter of the samples.
-        planes = [
+        sheets = [
             Image.fromarray(y),
             *(Image.fromarray(c).resize(chroma_size, Image.Resampling.BOX) for c in (u, v)),
         ]
+        x0, y0, x1, y1 = picture_box(keyframe)
+        # The picture in each plane; in chroma at half size (rounded up: an odd-sized keyframe's last
+        # chroma row and column stand for one pixel).
+        boxes = [(x0, y0, x1, y1), *[(x0 // 2, y0 // 2, (x1 + 1) // 2, (y1 + 1) // 2)] * 2]
+        planes = [sheet.crop(box) for sheet, box in zip(sheets, boxes)]
+        pw, ph = x1 - x0, y1 - y0
         last = max(n_frames - 1, 1)
-        boxes = (crop_box(prompt.camera, _smoothstep(i / last), width, height) for i in range(n_frames))
+        windows = (crop_box(prompt.camera, _smoothstep(i / last), pw, ph) for i in range(n_frames))
         if prompt.camera in (CameraMove.push_in, CameraMove.pull_out):
-            cutters = [_zoom(plane, plane.width / width, plane.height / height) for plane in planes]
+            cutters = [_zoom(plane, plane.width / pw, plane.height / ph) for plane in planes]
         else:
             axis = 0 if prompt.camera in (CameraMove.pan_left, CameraMove.pan_right) else 1
-            cutters = [_slide(plane, plane.width / width, plane.height / height, axis) for plane in planes]
-        for box in boxes:
-            yield Yuv420Frame(*(cutter(box) for cutter in cutters))
+            cutters = [_slide(plane, plane.width / pw, plane.height / ph, axis) for plane in planes]
+        if (pw, ph) == (width, height):
+            for window in windows:
+                yield Yuv420Frame(*(cutter(window) for cutter in cutters))
+            return
+        stills = [np.asarray(sheet) for sheet in sheets]
+        for window in windows:
+            frame = []
+            for still, (bx0, by0, bx1, by1), cutter in zip(stills, boxes, cutters):
+                plane = still.copy()
+                plane[by0:by1, bx0:bx1] = cutter(window)
+                frame.append(plane)
+            yield Yuv420Frame(*frame)
 
 
 def _zoom(plane: Image.Image, sx: float, sy: float):

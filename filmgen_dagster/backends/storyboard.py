@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
+from filmgen_dagster.backends.base import PICTURE_BOX
 from filmgen_dagster.domain import CameraMove, CharacterSheet, Framing, Mood, ShotPrompt, StylePreset
 
 RGB = tuple[int, int, int]
@@ -151,7 +152,7 @@ class StoryboardImage:
     """ImageBackend drawing a storyboard panel for a shot prompt."""
 
     backend_id = "storyboard"
-    model_id = "filmgen-storyboard-v1"
+    model_id = "filmgen-storyboard-v2"
 
     def __init__(self, styles: dict[str, StylePreset]) -> None:
         self.styles = styles
@@ -171,9 +172,13 @@ class StoryboardImage:
         panel = self._panel(panel_box[2] - panel_box[0], panel_box[3] - panel_box[1], prompt, style)
         canvas.paste(panel, panel_box[:2])
         draw = ImageDraw.Draw(canvas)
-        draw.rectangle(panel_box, outline=ink, width=max(2, round(height / 240)))
+        border = max(2, round(height / 240))
+        draw.rectangle(panel_box, outline=ink, width=border)
         self._draw_header(draw, prompt, width, header_h, paper, ink, palette)
         self._draw_caption(draw, prompt.caption, (margin, height - caption_h, width - margin, height), ink)
+        # Camera moves travel inside the panel's frame; the sheet around it (header, caption) holds still.
+        x0, y0, x1, y1 = panel_box
+        canvas.info[PICTURE_BOX] = f"{x0 + border},{y0 + border},{x1 - border + 1},{y1 - border + 1}"
         return canvas
 
     # ------------------------------------------------------------ panel
