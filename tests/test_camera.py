@@ -133,7 +133,7 @@ def test_a_storyboard_sheet_holds_still_around_its_panel(keyframe: Image.Image) 
     still = np.ones((height, width), bool)
     still[y0:y1, x0:x1] = False
     chroma_still = still[::2, ::2]
-    luma, u, v = rgb_to_yuv(np.asarray(keyframe))
+    luma = rgb_to_yuv(np.asarray(keyframe))[0]
     for camera in CameraMove:
         frames = list(CameraMoves().frames(keyframe, make_prompt(camera), 12, 24))
         for frame in frames:
