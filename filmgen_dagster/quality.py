@@ -43,14 +43,14 @@ class FrameSampler:
             self.samples.append(np.asarray(Image.fromarray(frame).resize(SAMPLE_SIZE, Image.Resampling.BOX)))
 
 
-def most_motion(samples: np.ndarray) -> np.ndarray:
-    """For each pair of consecutive samples (N x H x W x 3), the mean change in the MOTION_GRID tile
-    that changed most."""
+def most_motion(change: np.ndarray) -> np.ndarray:
+    """For each pair of consecutive samples, given their absolute difference (pairs x H x W x 3), the mean
+    change in the MOTION_GRID tile that changed most."""
     rows, cols = MOTION_GRID
-    n, height, width, channels = samples.shape
+    pairs, height, width, channels = change.shape
     th, tw = height // rows, width // cols
-    change = np.abs(np.diff(samples[:, : th * rows, : tw * cols], axis=0))
-    return change.reshape(n - 1, rows, th, cols, tw, channels).mean(axis=(2, 4, 5)).max(axis=(1, 2))
+    tiles = change[:, : th * rows, : tw * cols].reshape(pairs, rows, th, cols, tw, channels)
+    return tiles.mean(axis=(2, 4, 5)).max(axis=(1, 2))
 
 
 def clip_checks(
@@ -80,8 +80,10 @@ def clip_checks(
     last = len(samples) - int(np.ceil((fade_out_s + 0.1) * SAMPLES_PER_SECOND))
     body = (samples[first:last] if last > first else samples).astype(np.float32)
     luma = body.mean(axis=(1, 2, 3))
-    diffs = np.abs(np.diff(body, axis=0)).mean(axis=(1, 2, 3)) if len(body) > 1 else np.zeros(1)
-    motion = most_motion(body) if len(body) > 1 else np.zeros(1)
+    # Between consecutive samples (a single sample counts as one pair without change).
+    change = np.abs(np.diff(body, axis=0)) if len(body) > 1 else np.zeros((1, *body.shape[1:]), np.float32)
+    diffs = change.mean(axis=(1, 2, 3))
+    motion = most_motion(change)
     return [
         CheckOutcome(
             name="duration_and_fps_match_plan",

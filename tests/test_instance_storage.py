@@ -13,10 +13,8 @@ import sqlalchemy
 import yaml
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from conftest import run_python
+from conftest import ROOT, run_python
 from filmgen_dagster.instance_storage import PooledSqliteStorage
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dg.asset(partitions_def=dg.DynamicPartitionsDefinition(name="items"))

@@ -100,18 +100,21 @@ class CameraMoves:
         else:
             axis = 0 if prompt.camera in (CameraMove.pan_left, CameraMove.pan_right) else 1
             cutters = [_slide(plane, plane.width / pw, plane.height / ph, axis) for plane in planes]
-        if (pw, ph) == (width, height):
-            for window in windows:
-                yield Yuv420Frame(*(cutter(window) for cutter in cutters))
-            return
-        stills = [np.asarray(sheet) for sheet in sheets]
+        # The still sheet around a marked picture; a whole-frame picture is the frame itself.
+        stills = None if (pw, ph) == (width, height) else [np.asarray(sheet) for sheet in sheets]
         for window in windows:
-            frame = []
-            for still, (bx0, by0, bx1, by1), cutter in zip(stills, boxes, cutters):
-                plane = still.copy()
-                plane[by0:by1, bx0:bx1] = cutter(window)
-                frame.append(plane)
-            yield Yuv420Frame(*frame)
+            pictures = [cutter(window) for cutter in cutters]
+            if stills is not None:
+                pictures = [_onto(still, box, picture) for still, box, picture in zip(stills, boxes, pictures)]
+            yield Yuv420Frame(*pictures)
+
+
+def _onto(still: np.ndarray, box: tuple[int, int, int, int], picture: np.ndarray) -> np.ndarray:
+    """A copy of the still plane with ``picture`` in ``box``."""
+    x0, y0, x1, y1 = box
+    plane = still.copy()
+    plane[y0:y1, x0:x1] = picture
+    return plane
 
 
 def _zoom(plane: Image.Image, sx: float, sy: float):
