@@ -40,6 +40,37 @@ class Mood(str, Enum):
     triumphant = "triumphant"
 
 
+class TimeOfDay(str, Enum):
+    dawn = "dawn"
+    day = "day"
+    dusk = "dusk"
+    night = "night"
+
+
+class Weather(str, Enum):
+    rain = "rain"
+    storm = "storm"
+    snow = "snow"
+    fog = "fog"
+
+
+class Place(str, Enum):
+    interior = "interior"
+    water = "water"
+    town = "town"
+    forest = "forest"
+    mountains = "mountains"
+    tower = "tower"
+
+
+class Setting(BaseModel):
+    """Where and when a scene happens, as far as the story says; what it does not say stays unset."""
+
+    time_of_day: TimeOfDay | None = None
+    weather: Weather | None = None
+    places: list[Place] = Field(default_factory=list, description="in the order the story mentions them")
+
+
 # ---------------------------------------------------------------- story (parsed source)
 
 
@@ -104,6 +135,7 @@ class Scene(BaseModel):
     number: int
     heading: str
     mood: Mood
+    setting: Setting = Field(default_factory=Setting)
     shots: list[Shot]
 
 
@@ -209,6 +241,7 @@ class ShotPrompt(BaseModel):
     framing: Framing
     camera: CameraMove
     mood: Mood
+    setting: Setting = Field(default_factory=Setting)
 
 
 # ---------------------------------------------------------------- media records

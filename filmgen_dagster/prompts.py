@@ -30,6 +30,10 @@ def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotProm
     style = bible.style
     characters = [c for name in shot.characters if (c := bible.character(name))]
     described = "; ".join(f"{c.name}: {c.description}" for c in characters)
+    scene = plan.scene_of(shot)
+    # A template written before scenes had settings has no phrases for them, and gets none.
+    phrases = template.get("setting", {})
+    named = (scene.setting.time_of_day, scene.setting.weather, *scene.setting.places)
     fields = {
         "style_prefix": style.prompt_prefix,
         "style_suffix": style.prompt_suffix,
@@ -37,10 +41,10 @@ def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotProm
         "camera": template["camera"][shot.camera.value],
         "mood": template["mood"][shot.mood.value],
         "visual": shot.visual.rstrip("."),
+        "setting": "".join(f", {phrases[v.value]}" for v in named if v is not None and phrases.get(v.value)),
         "characters": f". {template['characters_intro']} {described}." if described else ".",
     }
     negative = ", ".join(p for p in (template["negative_prompt"], style.negative_prompt) if p)
-    scene = plan.scene_of(shot)
     return ShotPrompt(
         shot_key=shot.key,
         prompt=" ".join(template["template"].format_map(fields).split()),
@@ -54,4 +58,5 @@ def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotProm
         framing=shot.framing,
         camera=shot.camera,
         mood=shot.mood,
+        setting=scene.setting,
     )

@@ -40,3 +40,13 @@ def test_shot_prompt_combines_template_style_characters_and_seed():
     assert prompt.seed == stable_seed("the-tide-clock", plan.shots[0].key)
     assert build_shot_prompt(plan, plan.shots[0], bible) == prompt
     assert build_shot_prompt(plan, plan.shots[1], bible).seed != prompt.seed
+
+
+def test_shot_prompt_names_the_scenes_time_weather_and_places():
+    story = load_story(EXAMPLES / "tide-clock.md")
+    plan = RuleBasedPlanner().plan(story, "the-tide-clock", 24, 1280, 720)
+    bible = StyleBible(film_key="the-tide-clock", style=load_styles()["watercolor"], base_seed=1, characters=[])
+    storm = plan.scenes[1].shots[1]  # "Mira held the lantern while Tomas turned the great key against the wind."
+    prompt = build_shot_prompt(plan, storm, bible)
+    assert "against the wind, at night, in a storm, by the water. hard shadows" in prompt.prompt
+    assert prompt.setting == plan.scenes[1].setting

@@ -2,7 +2,7 @@ import re
 
 from conftest import EXAMPLES
 from filmgen_dagster.backends.rules_planner import MAX_SHOT_S, MIN_SHOT_S, RuleBasedPlanner, detect_mood
-from filmgen_dagster.domain import Framing, Mood
+from filmgen_dagster.domain import Framing, Mood, Place, Setting, TimeOfDay, Weather
 from filmgen_dagster.keys import film_of_shot, slugify
 from filmgen_dagster.story_format import load_story
 
@@ -50,6 +50,33 @@ def test_a_shot_that_says_he_or_she_keeps_the_previous_shots_characters(tmp_path
     story = load_story(path)
     two = RuleBasedPlanner().plan(story, "scenes", 24, 1280, 720).scenes[1]
     assert two.shots[0].characters == []  # a new scene starts with nobody carried over
+
+
+def test_each_scene_has_the_time_weather_and_places_its_text_names(tmp_path):
+    tide = plan("tide-clock.md").scenes
+    # "...the hundred steps of the old lighthouse ... It counts the tides."
+    assert tide[0].setting == Setting(time_of_day=TimeOfDay.day, places=[Place.tower, Place.water])
+    # "That night a storm broke over the sea"
+    assert tide[1].setting == Setting(time_of_day=TimeOfDay.night, weather=Weather.storm, places=[Place.water])
+    market = plan("night-market.fountain").scenes
+    assert market[0].setting == Setting(time_of_day=TimeOfDay.night, places=[Place.town])
+    # INT. is inside; "- LATER" keeps the night of the scene before.
+    assert market[1].setting == Setting(time_of_day=TimeOfDay.night, places=[Place.interior])
+    path = tmp_path / "plain.txt"
+    path.write_text("Waiting\n\nAsha waited.\n\n***\n\nAsha waited again.\n")
+    story = load_story(path)
+    assert [s.setting for s in RuleBasedPlanner().plan(story, "plain", 24, 1280, 720).scenes] == [Setting()] * 2
+
+
+def test_only_a_screenplays_later_or_continuous_keeps_the_time_of_day(tmp_path):
+    path = tmp_path / "times.fountain"
+    path.write_text(
+        "EXT. BEACH - DUSK\n\nWaves roll in.\n\nINT. HUT - CONTINUOUS\n\nA fire crackles.\n\n"
+        "EXT. ROAD\n\nA truck passes.\n"
+    )
+    scenes = RuleBasedPlanner().plan(load_story(path), "times", 24, 1280, 720).scenes
+    assert [scene.setting.time_of_day for scene in scenes] == [TimeOfDay.dusk, TimeOfDay.dusk, None]
+    assert scenes[0].setting.places == [Place.water] and scenes[1].setting.places == [Place.interior]
 
 
 def test_long_paragraph_splits_into_shots_of_at_most_ten_seconds(tmp_path):

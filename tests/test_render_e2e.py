@@ -121,6 +121,16 @@ def test_the_sound_runs_once_every_narration_is_in_and_the_cut_once_every_clip_i
     assert max(clipped.values()) < cut.start_time and sound.end_time <= cut.start_time
 
 
+def test_scene_plan_metadata_lists_each_scenes_setting(rendered):
+    env, *_ = rendered
+    event = env.instance().get_latest_materialization_event(dg.AssetKey("scene_plan"))
+    scenes = event.asset_materialization.metadata["scene_list"].value.splitlines()[2:]
+    assert scenes == [
+        "| 1 | EXT. NIGHT MARKET - NIGHT | mysterious | night |  | town | 2 |",
+        "| 2 | INT. PRIYA'S KITCHEN - LATER | mysterious | night |  | interior | 1 |",
+    ]
+
+
 def test_keyframe_metadata_has_a_thumbnail_the_ui_renders(rendered):
     env, _, manifest, _ = rendered
     event = env.instance().get_latest_materialization_event(dg.AssetKey("keyframe"))

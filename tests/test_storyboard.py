@@ -7,9 +7,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from filmgen_dagster.backends.base import ImageBackend
-from filmgen_dagster.backends.storyboard import StoryboardImage
-from filmgen_dagster.domain import CameraMove, CharacterSheet, Framing, Mood, ShotPrompt, StylePreset
+from filmgen_dagster.backends.base import ImageBackend, picture_box
+from filmgen_dagster.backends.storyboard import LAMPLIGHT, StoryboardImage
+from filmgen_dagster.domain import (
+    CameraMove,
+    CharacterSheet,
+    Framing,
+    Mood,
+    Place,
+    Setting,
+    ShotPrompt,
+    StylePreset,
+    TimeOfDay,
+    Weather,
+)
 
 STYLES = {
     "cinematic": StylePreset(
@@ -61,7 +72,7 @@ def pixels(image: Image.Image) -> np.ndarray:
 
 def test_is_an_image_backend(board: StoryboardImage) -> None:
     assert isinstance(board, ImageBackend)
-    assert (board.backend_id, board.model_id) == ("storyboard", "filmgen-storyboard-v2")
+    assert (board.backend_id, board.model_id) == ("storyboard", "filmgen-storyboard-v3")
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (640, 360), (512, 512), (200, 120)])
@@ -89,6 +100,9 @@ def test_deterministic(board: StoryboardImage) -> None:
         {"style": "noir"},
         {"characters": []},
         {"caption": "Something else entirely happens."},
+        *({"setting": Setting(time_of_day=time)} for time in TimeOfDay if time is not TimeOfDay.day),
+        *({"setting": Setting(weather=weather)} for weather in Weather),
+        *({"setting": Setting(places=[place])} for place in Place),
     ],
 )
 def test_each_shot_attribute_shows(board: StoryboardImage, change: dict[str, object]) -> None:
@@ -121,3 +135,70 @@ def test_hostile_and_non_latin_text_does_not_crash(board: StoryboardImage) -> No
 
 def test_empty_caption(board: StoryboardImage) -> None:
     assert board.render_keyframe(make_prompt(caption=""), 320, 180).size == (320, 180)
+
+
+def picture(prompt: ShotPrompt, size: tuple[int, int] = (640, 360)) -> np.ndarray:
+    """The panel's inside, without the sheet around it."""
+    image = board_image = StoryboardImage(STYLES).render_keyframe(prompt, *size)
+    return pixels(board_image.crop(picture_box(image)))
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ np.array([0.299, 0.587, 0.114])
+
+
+def sky_luma(setting: Setting) -> float:
+    # The top fifth of a wide shot is sky (the horizon sits at about half height).
+    panel = picture(make_prompt(setting=setting, characters=[]))
+    return float(luma(panel[: panel.shape[0] // 5]).mean())
+
+
+def test_night_storm_and_rain_darken_the_sky_and_dawn_and_dusk_warm_the_horizon() -> None:
+    day = sky_luma(Setting(time_of_day=TimeOfDay.day))
+    assert sky_luma(Setting(time_of_day=TimeOfDay.night)) < day - 60
+    assert sky_luma(Setting(weather=Weather.storm)) < day - 40
+    assert sky_luma(Setting(weather=Weather.rain)) < day - 10
+    for time in (TimeOfDay.dawn, TimeOfDay.dusk):
+        panel = picture(make_prompt(setting=Setting(time_of_day=time), characters=[]))
+        # Just above the horizon (about half height) the sky is warmer than at the top.
+        low, top = panel[int(panel.shape[0] * 0.4)].mean(axis=0), panel[2].mean(axis=0)
+        assert low[0] - low[2] > top[0] - top[2] + 20
+
+
+def test_the_sea_fills_the_band_below_the_horizon() -> None:
+    def blue_share(setting: Setting) -> float:
+        panel = picture(make_prompt(setting=setting, characters=[]))
+        below = panel[int(panel.shape[0] * 0.62) : int(panel.shape[0] * 0.68)]
+        return float((below[..., 2] > below[..., 0] + 15).mean())
+
+    assert blue_share(Setting(places=[Place.water])) > 0.8
+    assert blue_share(Setting()) < 0.05
+
+
+def test_indoors_the_night_sky_shows_only_through_a_window() -> None:
+    def night_sky_columns(places: list[Place]) -> float:
+        panel = picture(make_prompt(setting=Setting(time_of_day=TimeOfDay.night, places=places), characters=[]))
+        upper = luma(panel[: panel.shape[0] // 3])
+        return float((upper < 70).any(axis=0).mean())
+
+    assert night_sky_columns([]) > 0.9
+    assert 0.1 < night_sky_columns([Place.interior]) < 0.3
+
+
+def test_a_town_lights_its_windows_after_dark() -> None:
+    def lit(time: TimeOfDay) -> float:
+        panel = picture(make_prompt(setting=Setting(time_of_day=time, places=[Place.town]), characters=[]))
+        return float(np.all(panel == LAMPLIGHT, axis=-1).mean())
+
+    assert lit(TimeOfDay.night) > 0.002
+    assert lit(TimeOfDay.day) == 0
+
+
+def test_a_child_stands_shorter_than_a_tall_adult() -> None:
+    def height(description: str) -> int:
+        asha = ASHA.model_copy(update={"description": description})
+        panel = picture(make_prompt(characters=[asha]))
+        red = np.all(np.abs(panel - np.array([0xC0, 0x50, 0x4D])) < 4, axis=-1)
+        return int(red.any(axis=1).sum())
+
+    assert height("a ten-year-old girl in a red coat") < 0.7 * height("a tall woman in a red coat")

@@ -25,9 +25,16 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     plan = profile_backends.planner.plan(parsed, film_key, output.fps, output.width, output.height)
     translated = _translate_missing(plan, profile_backends.translator) if profile_backends.translator else 0
     media.write_record("scene_plan", film_key, plan)
+    scene_rows = "\n".join(
+        f"| {scene.number} | {_cell(scene.heading)} | {scene.mood.value} "
+        f"| {scene.setting.time_of_day.value if scene.setting.time_of_day else ''} "
+        f"| {scene.setting.weather.value if scene.setting.weather else ''} "
+        f"| {', '.join(place.value for place in scene.setting.places)} | {len(scene.shots)} |"
+        for scene in plan.scenes
+    )
     rows = "\n".join(
         f"| {s.key} | {s.framing.value} | {s.camera.value} | {s.mood.value} | {s.planned_duration_s:.1f} "
-        f"| {', '.join(s.characters)} | {s.visual[:60].replace('|', '/')} |"
+        f"| {', '.join(s.characters)} | {_cell(s.visual[:60])} |"
         for s in plan.shots
     )
     return dg.MaterializeResult(
@@ -38,6 +45,10 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
             "planner": f"{profile_backends.planner.backend_id} ({profile_backends.planner.model_id})",
             "output": f"{plan.width}x{plan.height} @ {plan.fps} fps",
             "machine_translated_lines": translated,
+            "scene_list": dg.MetadataValue.md(
+                "| scene | heading | mood | time of day | weather | places | shots |\n|---|---|---|---|---|---|---|\n"
+                + scene_rows
+            ),
             "shot_list": dg.MetadataValue.md(
                 "| shot | framing | camera | mood | s | characters | visual |\n|---|---|---|---|---|---|---|\n"
                 + rows
@@ -45,6 +56,10 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
         }
     )
 
+
+def _cell(text: str) -> str:
+    """Text inside a Markdown table cell (a pipe would end the cell)."""
+    return text.replace("|", "/")
 
 
 def _translate_missing(plan: FilmPlan, translator) -> int:

@@ -42,8 +42,15 @@ OVERSAMPLE = 3
 Box = tuple[float, float, float, float]
 
 
-def _smoothstep(t: float) -> float:
-    return t * t * (3.0 - 2.0 * t)
+# Moves ease in and out but never start or stop dead: with a pure smoothstep, a 10-second push-in barely
+# moves for its first and last second and fails the frozen-picture check. A share of constant speed keeps
+# every quarter second of it moving.
+CONSTANT_SPEED_SHARE = 0.4
+
+
+def ease(t: float) -> float:
+    """Progress through a move (0..1) at time ``t`` (0..1)."""
+    return CONSTANT_SPEED_SHARE * t + (1.0 - CONSTANT_SPEED_SHARE) * t * t * (3.0 - 2.0 * t)
 
 
 def crop_box(move: CameraMove, progress: float, width: int, height: int) -> Box:
@@ -72,7 +79,7 @@ class CameraMoves:
     """VideoBackend animating the keyframe with the shot's camera move, eased in and out."""
 
     backend_id = "camera-moves"
-    model_id = "filmgen-camera-v1"
+    model_id = "filmgen-camera-v2"
 
     def frames(
         self, keyframe: Image.Image, prompt: ShotPrompt, n_frames: int, fps: int
@@ -94,7 +101,7 @@ class CameraMoves:
         planes = [sheet.crop(box) for sheet, box in zip(sheets, boxes)]
         pw, ph = x1 - x0, y1 - y0
         last = max(n_frames - 1, 1)
-        windows = (crop_box(prompt.camera, _smoothstep(i / last), pw, ph) for i in range(n_frames))
+        windows = (crop_box(prompt.camera, ease(i / last), pw, ph) for i in range(n_frames))
         if prompt.camera in (CameraMove.push_in, CameraMove.pull_out):
             cutters = [_zoom(plane, plane.width / pw, plane.height / ph) for plane in planes]
         else:

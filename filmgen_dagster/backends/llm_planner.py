@@ -13,7 +13,13 @@ import torch
 from pydantic import BaseModel, Field, ValidationError
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from filmgen_dagster.backends.rules_planner import MAX_SHOT_S, MIN_SHOT_S, RuleBasedPlanner, clamp_shot_seconds
+from filmgen_dagster.backends.rules_planner import (
+    MAX_SHOT_S,
+    MIN_SHOT_S,
+    RuleBasedPlanner,
+    clamp_shot_seconds,
+    scene_setting,
+)
 from filmgen_dagster.backends.torch_common import load_model, model_id, resolve_device, resolve_dtype
 from filmgen_dagster.domain import (
     CameraMove,
@@ -23,6 +29,7 @@ from filmgen_dagster.domain import (
     Mood,
     NarrationLine,
     Scene,
+    Setting,
     Shot,
     Story,
 )
@@ -57,6 +64,9 @@ class LlmShot(BaseModel):
 
 class LlmScene(BaseModel):
     mood: Mood
+    setting: Setting | None = Field(
+        default=None, description="time of day, weather and places the scene shows; null to read them from its text"
+    )
     shots: list[LlmShot] = Field(min_length=1)
 
 
@@ -186,7 +196,7 @@ class LlmPlanner:
         return self.tokenizer.decode(new, skip_special_tokens=True), cut
 
     def _film_plan(self, draft: LlmPlan, story: Story, film_key: str, fps: int, width: int, height: int) -> FilmPlan:
-        scenes = []
+        scenes: list[Scene] = []
         for number, (scene, source) in enumerate(zip(draft.scenes, story.scenes), start=1):
             lines = sorted(block.line for block in source.blocks)
             shots = [
@@ -212,5 +222,6 @@ class LlmPlanner:
                 )
                 for index, shot in enumerate(scene.shots, start=1)
             ]
-            scenes.append(Scene(number=number, heading=source.heading, mood=scene.mood, shots=shots))
+            setting = scene.setting or scene_setting(source, scenes[-1].setting if scenes else None)
+            scenes.append(Scene(number=number, heading=source.heading, mood=scene.mood, setting=setting, shots=shots))
         return FilmPlan.for_story(story, film_key, fps, width, height, self.backend_id, scenes)

@@ -11,10 +11,15 @@ from filmgen_dagster.domain import (
     Framing,
     Mood,
     NarrationLine,
+    Place,
     Scene,
+    Setting,
     Shot,
     Story,
     StoryBlock,
+    StoryScene,
+    TimeOfDay,
+    Weather,
 )
 from filmgen_dagster.keys import shot_key
 
@@ -37,6 +42,58 @@ MOOD_WORDS: dict[Mood, tuple[str, ...]] = {
     Mood.triumphant: ("victory", "win", "hero", "triumph", "rose", "saved", "finally", "cheer"),
     Mood.calm: ("calm", "gentle", "soft", "morning", "still", "tea", "slow", "peace"),
 }
+
+
+def _words(*words: str) -> re.Pattern[str]:
+    """Any of ``words`` as whole words (plurals too), in any case."""
+    return re.compile(rf"\b(?:{'|'.join(words)})(?:s|es)?\b", re.IGNORECASE)
+
+
+# The story's own words for when and where a scene happens; the first time of day it mentions counts.
+TIME_WORDS: dict[TimeOfDay, re.Pattern[str]] = {
+    TimeOfDay.dawn: _words("dawn", "daybreak", "sunrise", "first light", r"sun (?:rose|rises|rising|came up|comes up)"),
+    TimeOfDay.day: _words("day", "morning", "noon", "midday", "afternoon", "daylight", "sunlight", "sunshine"),
+    TimeOfDay.dusk: _words("dusk", "sunset", "twilight", "evening", "nightfall", r"sun (?:set|sets|setting|went down)"),
+    TimeOfDay.night: _words("night", "midnight", "moon", "moonlight", "moonlit", "star", "starlight"),
+}
+# In order of precedence: a scene with a storm and rain is drawn as a storm.
+WEATHER_WORDS: dict[Weather, re.Pattern[str]] = {
+    Weather.storm: _words("storm", "stormy", "thunder", "lightning", "gale", "tempest", "hurricane", "typhoon"),
+    Weather.snow: _words("snow", "snowing", "snowfall", "blizzard", "sleet"),
+    Weather.rain: _words("rain", "raining", "rainy", "drizzle", "downpour", "monsoon"),
+    Weather.fog: _words("fog", "foggy", "mist", "misty", "haze"),
+}
+PLACE_WORDS: dict[Place, re.Pattern[str]] = {
+    Place.interior: _words(
+        "room", "kitchen", "bedroom", "hallway", "corridor", "indoors", "attic", "cellar", "classroom"
+    ),
+    Place.water: _words(
+        "sea", "ocean", "beach", "shore", "harbou?r", "tide", "wave", "coast", "lake", "river", "water"
+    ),
+    Place.town: _words("town", "city", "street", "market", "village", "alley", "bazaar", "stall", "shop"),
+    Place.forest: _words("forest", "woods", "jungle", "grove"),
+    Place.mountains: _words("mountain", "hill", "cliff", "peak", "valley"),
+    Place.tower: _words("lighthouse", "tower", "castle", "fort", "temple"),
+}
+# Screenplay sluglines: INT. is inside; LATER, CONTINUOUS or SAME keep the time of day of the scene before.
+_INTERIOR_SLUG = re.compile(r"^\s*(?:INT|I/E|INT\./EXT)\b", re.IGNORECASE)
+_SAME_TIME_SLUG = re.compile(r"-\s*(?:(?:MOMENTS )?LATER|CONTINUOUS|SAME(?: TIME)?)\s*$", re.IGNORECASE)
+
+
+def scene_setting(scene: StoryScene, before: Setting | None = None) -> Setting:
+    """The time of day, weather and places a scene's heading and text name (``before``: the previous
+    scene's setting, whose time of day a screenplay's "- LATER" slugline keeps)."""
+    text = " ".join([scene.heading, *(block.text for block in scene.blocks)])
+    times = [(match.start(), time) for time, words in TIME_WORDS.items() if (match := words.search(text))]
+    time_of_day = min(times)[1] if times else None
+    if time_of_day is None and before is not None and _SAME_TIME_SLUG.search(scene.heading):
+        time_of_day = before.time_of_day
+    weather = next((weather for weather, words in WEATHER_WORDS.items() if words.search(text)), None)
+    mentioned = sorted((match.start(), place) for place, words in PLACE_WORDS.items() if (match := words.search(text)))
+    places = [place for _, place in mentioned]
+    if _INTERIOR_SLUG.search(scene.heading) and Place.interior not in places:
+        places.insert(0, Place.interior)
+    return Setting(time_of_day=time_of_day, weather=weather, places=places)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -116,11 +173,11 @@ def _present(text: str, names: list[str], previous: list[str]) -> list[str]:
 
 class RuleBasedPlanner:
     backend_id = "rules"
-    model_id = "filmgen-rules-v2"
+    model_id = "filmgen-rules-v3"
 
     def plan(self, story: Story, film_key: str, fps: int, width: int, height: int) -> FilmPlan:
         names = sorted(story.characters, key=len, reverse=True)
-        scenes = []
+        scenes: list[Scene] = []
         for scene_number, story_scene in enumerate(story.scenes, start=1):
             scene_text = " ".join(b.text for b in story_scene.blocks)
             mood = detect_mood(f"{story_scene.heading} {scene_text}", story.music if scene_number == 1 else None)
@@ -152,7 +209,10 @@ class RuleBasedPlanner:
                     )
                 )
                 marked.discard(line)
-            scenes.append(Scene(number=scene_number, heading=story_scene.heading, mood=mood, shots=shots))
+            setting = scene_setting(story_scene, scenes[-1].setting if scenes else None)
+            scenes.append(
+                Scene(number=scene_number, heading=story_scene.heading, mood=mood, setting=setting, shots=shots)
+            )
         return FilmPlan.for_story(story, film_key, fps, width, height, self.backend_id, scenes)
 
     def _draft_shots(

@@ -8,14 +8,27 @@ All randomness comes from ``prompt.seed``, so a prompt always renders the same i
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageColor, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
 
 from filmgen_dagster.backends.base import PICTURE_BOX
-from filmgen_dagster.domain import CameraMove, CharacterSheet, Framing, Mood, ShotPrompt, StylePreset
+from filmgen_dagster.domain import (
+    CameraMove,
+    CharacterSheet,
+    Framing,
+    Mood,
+    Place,
+    Setting,
+    ShotPrompt,
+    StylePreset,
+    TimeOfDay,
+    Weather,
+)
 
 RGB = tuple[int, int, int]
 
@@ -148,11 +161,274 @@ def _arrow(
     draw.polygon([end, (base[0] - wing_x, base[1] + wing_y), (base[0] + wing_x, base[1] - wing_y)], fill=colour)
 
 
+Washes = tuple[RGB, RGB, RGB, RGB]  # sky top, sky at the horizon, ground at the horizon, ground bottom
+
+# Light, then weather, pull the mood's washes toward their own (sky top, sky at the horizon, ground; weight).
+TINTS: dict[TimeOfDay | Weather, tuple[str, str, str, float]] = {
+    TimeOfDay.dawn: ("#8fa6c8", "#f7cfa0", "#8a8070", 0.5),
+    TimeOfDay.dusk: ("#4a4a7a", "#f2a46b", "#4a3f3a", 0.5),
+    TimeOfDay.night: ("#141b36", "#34406a", "#1c2230", 0.8),
+    Weather.storm: ("#33363f", "#5a5f6a", "#3a3d40", 0.55),
+    Weather.rain: ("#6f7782", "#9aa1a9", "#5f6660", 0.4),
+    Weather.snow: ("#b9c2cc", "#e3e8ee", "#eef2f5", 0.5),
+    Weather.fog: ("#c3c8cc", "#dde0e2", "#b8bcbe", 0.45),
+}
+WATER = ("#4f7f9c", "#2c4f66")  # the sea at the horizon, near the shore
+WOOD = "#8a6a4a"  # an interior's floor
+LAMPLIGHT: RGB = (245, 211, 122)
+LAMPLIT_WALL: RGB = (74, 63, 69)
+LOW_SUN: RGB = (255, 190, 120)
+# A figure's height in a wide shot, from its character's description.
+_CHILD = re.compile(
+    r"\b(?:child|kid|toddler|baby|little (?:girl|boy)|(?:\d|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten"
+    r"|eleven|twelve)-year-old)\b",
+    re.IGNORECASE,
+)
+_TALL = re.compile(r"\b(?:tall|towering|giant)\b", re.IGNORECASE)
+
+
+def _stature(description: str) -> float:
+    return 0.68 if _CHILD.search(description) else 1.12 if _TALL.search(description) else 1.0
+
+
+def _lit(washes: Washes, setting: Setting) -> Washes:
+    sky_top, sky_low, ground_top, ground_low = washes
+    for key in (setting.time_of_day, setting.weather):
+        if key is not None and key in TINTS:
+            top, low, ground, weight = TINTS[key]
+            sky_top, sky_low = _mix(sky_top, _rgb(top), weight), _mix(sky_low, _rgb(low), weight)
+            ground_top, ground_low = _mix(ground_top, _rgb(ground), weight), _mix(ground_low, _rgb(ground), weight)
+    return sky_top, sky_low, ground_top, ground_low
+
+
+def _stretch(column: np.ndarray, width: int) -> Image.Image:
+    """A (height, 3) column of colours repeated ``width`` times: far cheaper than the full array in numpy."""
+    return Image.fromarray(column.round().astype(np.uint8)[:, None, :]).resize(
+        (width, len(column)), Image.Resampling.NEAREST
+    )
+
+
+def _two_washes(pw: int, ph: int, split: int, washes: Washes) -> Image.Image:
+    """A panel of two vertical gradients (sky and ground, or wall and floor) meeting at ``split``."""
+    return _stretch(
+        np.concatenate([_gradient(split, washes[0], washes[1]), _gradient(ph - split, washes[2], washes[3])]), pw
+    )
+
+
+def _tree(draw: ImageDraw.ImageDraw, cx: float, ground: float, size: float, colour: RGB) -> None:
+    trunk = max(1.0, size / 12)
+    draw.rectangle([cx - trunk, ground - size * 0.4, cx + trunk, ground], fill=colour)
+    crown_y = ground - size * 0.3
+    draw.polygon([(cx, ground - size), (cx - size * 0.3, crown_y), (cx + size * 0.3, crown_y)], fill=colour)
+
+
+def _cloud(draw: ImageDraw.ImageDraw, cx: float, cy: float, size: float, colour: RGB) -> None:
+    for dx, dy, k in ((-1.0, 0.25, 0.8), (0.0, 0.0, 1.0), (1.0, 0.2, 0.75), (0.5, 0.45, 0.7), (-0.5, 0.45, 0.7)):
+        r, x, y = size * k, cx + dx * size, cy + dy * size
+        draw.ellipse([x - r, y - r * 0.7, x + r, y + r * 0.7], fill=colour)
+
+
+@dataclass
+class _Scenery:
+    """A panel being drawn, with what every part of its scenery draws with."""
+
+    panel: Image.Image
+    draw: ImageDraw.ImageDraw
+    horizon: int
+    sky: Washes  # after light and weather
+    shade: RGB  # things standing against the sky
+    light: RGB  # sun, stars, highlights
+    ink: RGB
+    paper: RGB
+    lamps_lit: bool
+    rng: random.Random
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.panel.size
+
+
+def _draw_sky(scene: _Scenery, setting: Setting) -> None:
+    """The sun (high by day, on the horizon at dawn and dusk), the moon and stars, or the clouds that
+    hide them."""
+    (pw, ph), draw, rng, horizon, sky, light = scene.size, scene.draw, scene.rng, scene.horizon, scene.sky, scene.light
+    r = ph * rng.uniform(0.04, 0.08)
+    x = pw * rng.uniform(0.1, 0.9)
+    if setting.weather in (Weather.rain, Weather.storm, Weather.snow):
+        cloud = _mix(sky[0], (30, 32, 38) if setting.weather is Weather.storm else light, 0.45)
+        for _ in range(rng.randint(4, 7)):
+            _cloud(draw, pw * rng.random(), horizon * rng.uniform(0.08, 0.45), ph * rng.uniform(0.05, 0.1), cloud)
+    elif setting.weather is Weather.fog:
+        return  # the fog veils the sky
+    elif setting.time_of_day is TimeOfDay.night:
+        dot = max(1.0, ph / 400)
+        for _ in range(60):
+            sx, sy, d = pw * rng.random(), horizon * 0.85 * rng.random(), dot * rng.choice((1, 1, 2))
+            draw.ellipse([sx - d, sy - d, sx + d, sy + d], fill=light)
+        y = horizon * rng.uniform(0.2, 0.45)
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=_mix(light, (255, 255, 255), 0.5))
+        # A disc of the sky's own colour cuts the moon to a crescent.
+        behind = _mix(sky[0], sky[1], y / horizon)
+        draw.ellipse([x - r * 0.55, y - r * 1.1, x + r * 1.55, y + r * 0.9], fill=behind)
+    elif setting.time_of_day in (TimeOfDay.dawn, TimeOfDay.dusk):
+        draw.pieslice([x - r, horizon - r, x + r, horizon + r], 180, 360, fill=_mix(light, LOW_SUN, 0.6))
+    else:
+        y = horizon * rng.uniform(0.2, 0.6)
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=light)
+
+
+def _draw_places(scene: _Scenery, places: list[Place]) -> int:
+    """What stands on the horizon: the places the scene names, or a seeded skyline (hills, blocks, trees)
+    when it names none, so shots differ at a glance. Returns where figures stand."""
+    (pw, ph), draw, rng, horizon = scene.size, scene.draw, scene.rng, scene.horizon
+    shade, light = scene.shade, scene.light
+    distant = _mix(shade, scene.sky[1], 0.55)
+    if Place.mountains in places:
+        for _ in range(rng.randint(2, 3)):
+            cx, h = pw * rng.uniform(0.1, 0.9), ph * rng.uniform(0.15, 0.3)
+            w = h * rng.uniform(1.6, 2.6)
+            draw.polygon([(cx - w, horizon), (cx, horizon - h), (cx + w, horizon)], fill=distant)
+    if Place.water not in places and Place.mountains not in places:
+        hill = [(0.0, float(horizon))]
+        hill += [(pw * i / 8, horizon - ph * rng.uniform(0.0, 0.08)) for i in range(9)]
+        hill.append((float(pw), float(horizon)))
+        draw.polygon(hill, fill=_mix(shade, light, 0.45))
+    if not places:
+        for _ in range(rng.randint(2, 5)):
+            cx, size = pw * rng.uniform(0.03, 0.97), ph * rng.uniform(0.06, 0.18)
+            if rng.random() < 0.5:  # a block: house, tower, rock
+                w = size * rng.uniform(0.4, 1.0)
+                draw.rectangle([cx - w / 2, horizon - size, cx + w / 2, horizon], fill=shade)
+            else:
+                _tree(draw, cx, horizon, size, shade)
+    if Place.forest in places:
+        for _ in range(rng.randint(12, 18)):
+            x, size = pw * rng.random(), ph * rng.uniform(0.08, 0.24)
+            _tree(draw, x, horizon, size, _mix(shade, distant, rng.random() * 0.6))
+    if Place.town in places:
+        _draw_town(scene)
+    if Place.tower in places:
+        _draw_tower(scene)
+    if Place.water not in places:
+        return horizon
+    # The sea from the horizon to a shore a third of the way down, where figures stand.
+    shore = horizon + round((ph - horizon) * 0.3)
+    top, low = _mix(scene.sky[1], _rgb(WATER[0]), 0.55), _mix(scene.sky[2], _rgb(WATER[1]), 0.6)
+    for y in range(horizon, shore):
+        draw.line([(0, y), (pw, y)], fill=_mix(top, low, (y - horizon) / max(1, shore - horizon)))
+    crest, thin = _mix(top, light, 0.6), max(1, round(ph / 300))
+    for _ in range(30):
+        wx, wy = pw * rng.random(), rng.uniform(horizon + 2, shore - 2)
+        half = pw * 0.02 * (0.4 + (wy - horizon) / max(1, shore - horizon))  # nearer waves look longer
+        draw.line([(wx - half, wy), (wx + half, wy)], fill=crest, width=thin)
+    draw.line([(0, shore), (pw, shore)], fill=_mix(scene.sky[2], shade, 0.5), width=thin)
+    return shore
+
+
+def _draw_town(scene: _Scenery) -> None:
+    """A row of buildings with windows, lit after dark."""
+    (pw, ph), draw, rng, horizon, shade = scene.size, scene.draw, scene.rng, scene.horizon, scene.shade
+    dark_window, pane = _mix(shade, scene.light, 0.35), ph * 0.012
+    x = -pw * 0.02
+    while x < pw:
+        w, h = pw * rng.uniform(0.05, 0.11), ph * rng.uniform(0.07, 0.2)
+        if rng.random() < 0.75:  # the gaps are streets
+            draw.rectangle([x, horizon - h, x + w, horizon], fill=shade)
+            y = horizon - h + ph * 0.02
+            while y < horizon - ph * 0.03:
+                for k in (0.25, 0.5, 0.75):
+                    lit = scene.lamps_lit and rng.random() < 0.6
+                    wx = x + w * k
+                    draw.rectangle([wx - pane / 2, y, wx + pane / 2, y + pane], fill=LAMPLIGHT if lit else dark_window)
+                y += ph * 0.035
+        x += w + pw * rng.uniform(0.0, 0.02)
+
+
+def _draw_tower(scene: _Scenery) -> None:
+    """A tall tower (a lighthouse by the sea) towards one side, clear of the figures; its lamp shines
+    after dark."""
+    (pw, ph), draw, rng, horizon, shade = scene.size, scene.draw, scene.rng, scene.horizon, scene.shade
+    on_left = rng.random() < 0.3
+    x = pw * (rng.uniform(0.08, 0.18) if on_left else rng.uniform(0.76, 0.9))
+    height, base, top = ph * rng.uniform(0.3, 0.4), ph * 0.035, ph * 0.022
+    crown = horizon - height
+    lamp = [x - top * 0.8, crown - ph * 0.045, x + top * 0.8, crown]
+    if scene.lamps_lit:
+        reach = pw * 0.45 * (1 if on_left else -1)
+        ly = (lamp[1] + lamp[3]) / 2
+        beam = [(x, ly), (x + reach, ly - ph * 0.08), (x + reach, ly + ph * 0.05)]
+        draw.polygon(beam, fill=_mix(scene.sky[1], LAMPLIGHT, 0.35))
+    draw.polygon([(x - base, horizon), (x - top, crown), (x + top, crown), (x + base, horizon)], fill=shade)
+    draw.rectangle(lamp, fill=LAMPLIGHT if scene.lamps_lit else _mix(shade, scene.light, 0.5))
+    draw.polygon([(x - top * 1.2, lamp[1]), (x, lamp[1] - ph * 0.03), (x + top * 1.2, lamp[1])], fill=shade)
+    draw.line([(x - top * 1.4, crown), (x + top * 1.4, crown)], fill=shade, width=max(1, round(ph / 200)))
+
+
+def _draw_room(scene: _Scenery, setting: Setting) -> None:
+    """An interior: the sky (and its weather) only through a window; a hanging lamp after dark."""
+    (pw, ph), draw, rng, horizon, paper = scene.size, scene.draw, scene.rng, scene.horizon, scene.paper
+    ww, wh = round(pw * rng.uniform(0.16, 0.22)), round(horizon * rng.uniform(0.4, 0.5))
+    wx, wy = round(pw * rng.uniform(0.55, 0.78)), round(horizon * rng.uniform(0.15, 0.25))
+    scene.panel.paste(_stretch(_gradient(wh, scene.sky[0], scene.sky[1]), ww), (wx, wy))
+    window = (wx, wy, wx + ww, wy + wh)
+    if setting.time_of_day is TimeOfDay.night and setting.weather is None:
+        r = wh * 0.1
+        mx, my = wx + ww * rng.uniform(0.25, 0.75), wy + wh * 0.3
+        draw.ellipse([mx - r, my - r, mx + r, my + r], fill=_mix(paper, (255, 255, 255), 0.5))
+    _draw_weather(scene, window, setting.weather)
+    frame, bar = _mix(scene.ink, paper, 0.3), max(2, round(ph / 120))
+    draw.rectangle(window, outline=frame, width=bar)
+    draw.line([(wx + ww / 2, wy), (wx + ww / 2, wy + wh)], fill=frame, width=bar // 2 or 1)
+    draw.line([(wx, wy + wh / 2), (wx + ww, wy + wh / 2)], fill=frame, width=bar // 2 or 1)
+    draw.rectangle([wx - bar * 2, wy + wh, wx + ww + bar * 2, wy + wh + bar * 2], fill=frame)
+    if scene.lamps_lit:
+        lx = pw * rng.uniform(0.2, 0.32)  # clear of the camera note (centre) and the framing label
+        glow = ph * 0.09
+        draw.ellipse([lx - glow, ph * 0.16 - glow, lx + glow, ph * 0.16 + glow], fill=_mix(paper, LAMPLIGHT, 0.5))
+        draw.line([(lx, 0), (lx, ph * 0.12)], fill=frame, width=max(1, bar // 2))
+        draw.polygon([(lx - ph * 0.05, ph * 0.17), (lx, ph * 0.11), (lx + ph * 0.05, ph * 0.17)], fill=frame)
+
+
+def _draw_weather(scene: _Scenery, box: tuple[int, int, int, int], weather: Weather | None) -> None:
+    """Rain or storm streaks (and a lightning bolt), snowflakes or fog bands over ``box`` of the panel."""
+    panel, draw, rng, ph = scene.panel, scene.draw, scene.rng, scene.size[1]
+    x0, y0, x1, y1 = box
+    share = (x1 - x0) * (y1 - y0) / max(1, panel.width * panel.height)  # a window gets its share of the drops
+    if weather in (Weather.rain, Weather.storm):
+        storm = weather is Weather.storm
+        colour, slant, thin = _mix(scene.sky[1], scene.paper, 0.55), 0.5 if storm else 0.3, max(1, round(ph / 400))
+        for _ in range(round((180 if storm else 110) * share)):
+            length = ph * rng.uniform(0.03, 0.06)
+            x, y = rng.uniform(x0, x1 - length * slant), rng.uniform(y0, y1 - length)
+            draw.line([(x, y), (x + length * slant, y + length)], fill=colour, width=thin)
+        if storm and share == 1:
+            x, y = rng.uniform(x0 + 0.2 * (x1 - x0), x0 + 0.8 * (x1 - x0)), y0 + (y1 - y0) * 0.05
+            bolt = [(x, y)]
+            for _ in range(5):
+                x, y = x + rng.uniform(-0.04, 0.04) * (x1 - x0), y + (y1 - y0) * 0.08
+                bolt.append((x, y))
+            draw.line(bolt, fill=(250, 246, 214), width=max(2, round(ph / 150)))
+    elif weather is Weather.snow:
+        flake = _mix(scene.paper, (255, 255, 255), 0.6)
+        for _ in range(round(140 * share)):
+            d = ph * rng.uniform(0.003, 0.007)
+            x, y = rng.uniform(x0 + d, x1 - d), rng.uniform(y0 + d, y1 - d)
+            draw.ellipse([x - d, y - d, x + d, y + d], fill=flake)
+    elif weather is Weather.fog:
+        mask = Image.new("L", panel.size, 0)
+        bands = ImageDraw.Draw(mask)
+        for _ in range(4):
+            y, h = rng.uniform(y0, y1), (y1 - y0) * rng.uniform(0.08, 0.18)
+            bands.rectangle([x0, y, x1, y + h], fill=rng.randint(70, 120))
+        mask = mask.filter(ImageFilter.GaussianBlur(ph * 0.03))
+        panel.paste(Image.new("RGB", panel.size, _mix(scene.sky[1], scene.paper, 0.6)), (0, 0), mask)
+
+
 class StoryboardImage:
     """ImageBackend drawing a storyboard panel for a shot prompt."""
 
     backend_id = "storyboard"
-    model_id = "filmgen-storyboard-v2"
+    model_id = "filmgen-storyboard-v3"
 
     def __init__(self, styles: dict[str, StylePreset]) -> None:
         self.styles = styles
@@ -191,62 +467,45 @@ class StoryboardImage:
         sky_top, sky_low, ground_top, ground_low = (
             _mix(_mix(_rgb(c), accent, 0.2), paper, 0.35) for c in MOOD_COLOURS[prompt.mood]
         )
+        setting = prompt.setting
+        sky = _lit((sky_top, sky_low, ground_top, ground_low), setting)
 
-        # The nearer the framing, the lower the horizon sits behind the figures.
+        # The nearer the framing, the lower the horizon (or the foot of the wall) sits behind the figures.
         horizon_share = {Framing.wide: 0.55, Framing.medium: 0.62, Framing.close: 0.72}[prompt.framing]
         horizon = round(ph * (horizon_share + rng.uniform(-0.05, 0.05)))
-        column = np.concatenate(
-            [_gradient(horizon, sky_top, sky_low), _gradient(ph - horizon, ground_top, ground_low)]
-        )
-        # Stretching a one-pixel column is far cheaper than building the full array in numpy.
-        column_image = Image.fromarray(column.round().astype(np.uint8)[:, None, :])
-        panel = column_image.resize((pw, ph), Image.Resampling.NEAREST)
+        lamps_lit = setting.time_of_day in (TimeOfDay.dusk, TimeOfDay.night) or setting.weather is Weather.storm
+        indoors = Place.interior in setting.places
+        if indoors:
+            wall_top, wall_low = _mix(paper, sky_low, 0.3), _mix(paper, ground_top, 0.35)
+            if lamps_lit:
+                wall_top, wall_low = _mix(wall_top, LAMPLIT_WALL, 0.45), _mix(wall_low, LAMPLIT_WALL, 0.45)
+            floor = _mix(ground_top, _rgb(WOOD), 0.5)
+            panel = _two_washes(pw, ph, horizon, (wall_top, wall_low, floor, _mix(floor, ink, 0.25)))
+        else:
+            panel = _two_washes(pw, ph, horizon, sky)
         draw = ImageDraw.Draw(panel)
-        self._draw_scenery(draw, pw, ph, horizon, _mix(ground_top, ink, 0.3), _mix(sky_low, paper, 0.5), rng)
-        horizon_line = [(0, horizon), (pw, horizon)]
-        draw.line(horizon_line, fill=_mix(ground_top, ink, 0.5), width=max(1, round(ph / 300)))
-        self._draw_figures(draw, pw, ph, horizon, prompt.characters, prompt.framing, ink, paper)
+        scenery = _Scenery(
+            panel, draw, horizon, sky, _mix(sky[2], ink, 0.3), _mix(sky[1], paper, 0.5), ink, paper, lamps_lit, rng
+        )
+        stand = horizon
+        if indoors:
+            _draw_room(scenery, setting)
+            draw.rectangle([0, horizon - ph * 0.015, pw, horizon], fill=_mix(wall_low, ink, 0.35))  # skirting
+        else:
+            _draw_sky(scenery, setting)
+            stand = _draw_places(scenery, setting.places)
+            draw.line([(0, horizon), (pw, horizon)], fill=_mix(sky[2], ink, 0.5), width=max(1, round(ph / 300)))
+            _draw_weather(scenery, (0, 0, pw, ph), setting.weather)
+        self._draw_figures(draw, pw, ph, stand, prompt.characters, prompt.framing, ink, paper)
         self._draw_guides(draw, pw, ph, prompt, ink, paper)
         return panel
-
-    def _draw_scenery(
-        self,
-        draw: ImageDraw.ImageDraw,
-        pw: int,
-        ph: int,
-        horizon: int,
-        shade: RGB,
-        light: RGB,
-        rng: random.Random,
-    ) -> None:
-        """A seeded skyline (hills, blocks, trees) and a sun or moon, so shots differ at a glance."""
-        sun_r = ph * rng.uniform(0.04, 0.08)
-        sx, sy = pw * rng.uniform(0.1, 0.9), horizon * rng.uniform(0.2, 0.6)
-        draw.ellipse([sx - sun_r, sy - sun_r, sx + sun_r, sy + sun_r], fill=light)
-
-        hill = [(0.0, float(horizon))]
-        hill += [(pw * i / 8, horizon - ph * rng.uniform(0.0, 0.08)) for i in range(9)]
-        hill.append((float(pw), float(horizon)))
-        draw.polygon(hill, fill=_mix(shade, light, 0.45))
-
-        for _ in range(rng.randint(2, 5)):
-            cx = pw * rng.uniform(0.03, 0.97)
-            size = ph * rng.uniform(0.06, 0.18)
-            if rng.random() < 0.5:  # a block: house, tower, rock
-                w = size * rng.uniform(0.4, 1.0)
-                draw.rectangle([cx - w / 2, horizon - size, cx + w / 2, horizon], fill=shade)
-            else:  # a tree
-                trunk = max(1.0, size / 12)
-                draw.rectangle([cx - trunk, horizon - size * 0.4, cx + trunk, horizon], fill=shade)
-                crown_y = horizon - size * 0.3
-                draw.polygon([(cx, horizon - size), (cx - size * 0.3, crown_y), (cx + size * 0.3, crown_y)], fill=shade)
 
     def _draw_figures(
         self,
         draw: ImageDraw.ImageDraw,
         pw: int,
         ph: int,
-        horizon: int,
+        ground: int,
         characters: list[CharacterSheet],
         framing: Framing,
         ink: RGB,
@@ -263,8 +522,8 @@ class StoryboardImage:
             colour = _rgb(character.colour)
             cx = pw * fx
             if framing is Framing.wide:  # small full body standing on the ground, name at the feet
-                fh = ph * 0.3
-                feet = horizon + ph * 0.08
+                fh = ph * 0.3 * _stature(character.description)
+                feet = ground + ph * 0.08
                 head_r = fh * 0.11
                 head_cy = feet - fh + head_r
                 body = [cx - fh * 0.14, head_cy + head_r * 1.1, cx + fh * 0.14, feet - fh * 0.38]
