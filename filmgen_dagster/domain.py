@@ -210,12 +210,24 @@ class StylePreset(BaseModel):
     ink: str = Field(description="hex colour of the storyboard ink")
 
 
+class CharacterLook(BaseModel):
+    """How a storyboard draws a character, from their description (colour names; None: not described)."""
+
+    stature: float = Field(1.0, description="height standing, against an adult's (a child 0.68, someone tall 1.12)")
+    coat: str | None = None
+    hat: str | None = None
+    scarf: str | None = None
+    beard: str | None = None
+    hair: str | None = None
+
+
 class CharacterSheet(BaseModel):
     name: str
     description: str
     seed: int
-    colour: str
+    colour: str = Field(description="the colour they wear: their coat's if described, else one of the film's")
     voice: str = Field(description="voice variant for the speech backend")
+    look: CharacterLook = Field(default_factory=CharacterLook)
 
 
 class StyleBible(BaseModel):

@@ -24,6 +24,9 @@ _HINDI_LINE = re.compile(r"^\[hi\]\s*(.*)$", re.IGNORECASE)
 _SCENE_BREAK = re.compile(r"^\s*(\*\s*\*\s*\*[\s*]*|-{3,}|#)\s*$")
 _SLUGLINE = re.compile(r"^(INT|EXT|EST|INT\./EXT|INT/EXT|I/E)[.\s]", re.IGNORECASE)
 _CHARACTER_CUE = re.compile(r"^(?P<name>[A-Z][A-Z0-9 .'\-]*?)\s*(\(.*\))?\s*\^?$")
+# A screenplay introduces a character in capitals, often with a description after a comma:
+# "PRIYA, a young cook, fans the coals." (an age in brackets may come between).
+_INTRODUCTION = re.compile(r"\b(?P<name>[A-Z][A-Z'\-]+(?: [A-Z][A-Z'\-]+)*)(?: \([^)]*\))?, (?P<about>(?:an?|the) [^,.;:!?]+)")
 _TRANSITION = re.compile(r"^[A-Z\s]+TO:$")
 # A paragraph starting with this continues the shot before it (its clip starts on that shot's last frame).
 _CONTINUATION_MARK = re.compile(r"^\s*\[continuous\]\s*", re.IGNORECASE)
@@ -328,8 +331,10 @@ def _build_story(
     if not isinstance(characters, dict):
         raise StoryError(f"story {name}: 'characters' must map each name to a visual description")
     speakers = {b.speaker for s in scenes for b in s.blocks if b.speaker}
-    characters = _unique_characters(name, characters) | {
-        speaker: "" for speaker in sorted(speakers) if speaker not in characters
+    introduced = _introductions(scenes) if fmt == "fountain" else {}
+    characters = _unique_characters(name, characters)
+    characters |= {
+        person: introduced.get(person, "") for person in sorted(speakers | set(introduced)) if person not in characters
     }
     has_hindi = any(b.hindi for s in scenes for b in s.blocks)
     chosen = languages or front.get("languages") or (["en", "hi"] if has_hindi else ["en"])
@@ -361,6 +366,15 @@ def _build_story(
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise StoryError(f"story {name}: front matter field {field!r} is invalid ({first['msg']})") from None
+
+
+def _introductions(scenes: list[StoryScene]) -> dict[str, str]:
+    """Each character a screenplay's action introduces with a description, by their first introduction."""
+    found: dict[str, str] = {}
+    for block in (b for scene in scenes for b in scene.blocks if b.kind == "action"):
+        for match in _INTRODUCTION.finditer(block.text):
+            found.setdefault(match["name"].title(), match["about"].strip())
+    return found
 
 
 def _unique_characters(name: str, characters: dict) -> dict[str, str]:

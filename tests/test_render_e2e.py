@@ -131,6 +131,14 @@ def test_scene_plan_metadata_lists_each_scenes_setting(rendered):
     ]
 
 
+def test_style_bible_metadata_says_how_each_character_is_drawn(rendered):
+    env, *_ = rendered
+    event = env.instance().get_latest_materialization_event(dg.AssetKey("style_bible"))
+    characters = event.asset_materialization.metadata["characters"].value
+    assert "drawn: coat green): a young cook in a green apron" in characters
+    assert "drawn: coat grey, tall): a tall man in a grey coat" in characters
+
+
 def test_keyframe_metadata_has_a_thumbnail_the_ui_renders(rendered):
     env, _, manifest, _ = rendered
     event = env.instance().get_latest_materialization_event(dg.AssetKey("keyframe"))

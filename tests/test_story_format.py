@@ -59,7 +59,21 @@ def test_fountain_sluglines_action_and_dialogue():
     assert kinds == [("action", None), ("dialogue", "Priya"), ("action", None), ("dialogue", "Stranger")]
     assert story.scenes[0].blocks[1].hindi == "दो प्लेटें और, फिर हम बंद कर सकते हैं।"
     assert "(quietly)" not in story.scenes[0].blocks[3].text
-    assert set(story.characters) == {"Priya", "Stranger"}
+    # "PRIYA, a young cook in a green apron, fans the coals": a screenplay's introduction describes her.
+    assert story.characters == {"Priya": "a young cook in a green apron", "Stranger": "a tall man in a grey coat"}
+
+
+def test_a_screenplay_introduces_characters_in_capitals_with_their_description(tmp_path):
+    story = load_story(
+        write(
+            tmp_path,
+            "intro.fountain",
+            "EXT. PIER - DAWN\n\nOLD MARCUS (70s), a retired sailor in a blue coat, mends a net. Gulls.\n\n"
+            "MARCUS sees ASHA.\n\nASHA\nMorning.\n",
+        )
+    )
+    # Marcus never speaks but is introduced; Asha speaks without an introduction; the first one counts.
+    assert story.characters == {"Asha": "", "Old Marcus": "a retired sailor in a blue coat"}
 
 
 def test_languages_override(tmp_path):

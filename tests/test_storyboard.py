@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageColor
 
 from filmgen_dagster.backends.base import ImageBackend, picture_box
 from filmgen_dagster.backends.storyboard import LAMPLIGHT, StoryboardImage
+from filmgen_dagster.looks import COLOURS, character_look
 from filmgen_dagster.domain import (
     CameraMove,
     CharacterSheet,
@@ -194,11 +195,25 @@ def test_a_town_lights_its_windows_after_dark() -> None:
     assert lit(TimeOfDay.day) == 0
 
 
+def coloured(panel: np.ndarray, colour: str) -> np.ndarray:
+    return np.all(np.abs(panel - np.array(ImageColor.getrgb(colour))) < 4, axis=-1)
+
+
 def test_a_child_stands_shorter_than_a_tall_adult() -> None:
     def height(description: str) -> int:
-        asha = ASHA.model_copy(update={"description": description})
-        panel = picture(make_prompt(characters=[asha]))
-        red = np.all(np.abs(panel - np.array([0xC0, 0x50, 0x4D])) < 4, axis=-1)
-        return int(red.any(axis=1).sum())
+        asha = ASHA.model_copy(update={"look": character_look(description)})
+        return int(coloured(picture(make_prompt(characters=[asha])), ASHA.colour).any(axis=1).sum())
 
-    assert height("a ten-year-old girl in a red coat") < 0.7 * height("a tall woman in a red coat")
+    assert height("a ten-year-old girl") < 0.7 * height("a tall woman")
+
+
+def test_what_a_character_wears_is_drawn() -> None:
+    mira = ASHA.model_copy(update={"colour": COLOURS["yellow"], "look": character_look("a yellow raincoat, a red scarf")})
+    tomas = RAVI.model_copy(update={"look": character_look("a white beard and a blue cap")})
+    for character, worn in ((mira, ("yellow", "red")), (tomas, ("white", "blue"))):
+        panel = picture(make_prompt(characters=[character], framing=Framing.close))
+        for colour in worn:
+            assert coloured(panel, COLOURS[colour]).mean() > 0.005, (character.name, colour)
+    # Without a description, nothing is added to the figure.
+    plain = picture(make_prompt(characters=[RAVI], framing=Framing.close))
+    assert not coloured(plain, COLOURS["blue"]).any() and not coloured(plain, COLOURS["red"]).any()

@@ -1,9 +1,10 @@
 import dagster as dg
 
 from filmgen_dagster.backends.espeak import VOICE_VARIANTS
-from filmgen_dagster.domain import CharacterSheet, Story, StyleBible
+from filmgen_dagster.domain import CharacterLook, CharacterSheet, Story, StyleBible
 from filmgen_dagster.film_records import require
 from filmgen_dagster.keys import stable_seed
+from filmgen_dagster.looks import COLOURS, character_look
 from filmgen_dagster.partitions import films
 from filmgen_dagster.prompts import load_styles
 from filmgen_dagster.resources.media_store import MediaStore
@@ -23,16 +24,19 @@ def style_bible(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Mate
     """The film's look: the style preset, and each character's fixed descriptor, seed, colour, voice."""
     film_key = context.partition_key
     parsed = require(media, "story", film_key, Story)
-    characters = [
-        CharacterSheet(
-            name=name,
-            description=description or f"a character named {name}",
-            seed=stable_seed(film_key, "character", name),
-            colour=CHARACTER_COLOURS[index % len(CHARACTER_COLOURS)],
-            voice=VOICE_VARIANTS[index % len(VOICE_VARIANTS)],
+    characters = []
+    for index, (name, description) in enumerate(parsed.characters.items()):
+        look = character_look(description)
+        characters.append(
+            CharacterSheet(
+                name=name,
+                description=description or f"a character named {name}",
+                seed=stable_seed(film_key, "character", name),
+                colour=COLOURS[look.coat] if look.coat else CHARACTER_COLOURS[index % len(CHARACTER_COLOURS)],
+                voice=VOICE_VARIANTS[index % len(VOICE_VARIANTS)],
+                look=look,
+            )
         )
-        for index, (name, description) in enumerate(parsed.characters.items())
-    ]
     bible = StyleBible(
         film_key=film_key,
         style=load_styles()[parsed.style],
@@ -45,8 +49,20 @@ def style_bible(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Mate
             "style": bible.style.name,
             "base_seed": bible.base_seed,
             "characters": dg.MetadataValue.md(
-                "\n".join(f"- **{c.name}** (seed {c.seed}, voice {c.voice}): {c.description}" for c in characters)
+                "\n".join(
+                    f"- **{c.name}** (seed {c.seed}, voice {c.voice}; drawn: {_drawn(c.look)}): {c.description}"
+                    for c in characters
+                )
                 or "none"
             ),
         }
     )
+
+
+def _drawn(look: CharacterLook) -> str:
+    """How the storyboard draws a character, in a few words ("coat yellow, scarf red, child")."""
+    worn = ("coat", "hat", "scarf", "beard", "hair")
+    parts = [f"{part} {colour}" for part in worn if (colour := getattr(look, part))]
+    if look.stature != 1.0:
+        parts.append("child" if look.stature < 1.0 else "tall")
+    return ", ".join(parts) or "a plain figure"

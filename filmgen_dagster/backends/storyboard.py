@@ -8,7 +8,6 @@ All randomness comes from ``prompt.seed``, so a prompt always renders the same i
 from __future__ import annotations
 
 import random
-import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,8 +16,10 @@ import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
 
 from filmgen_dagster.backends.base import PICTURE_BOX
+from filmgen_dagster.looks import COLOURS
 from filmgen_dagster.domain import (
     CameraMove,
+    CharacterLook,
     CharacterSheet,
     Framing,
     Mood,
@@ -178,19 +179,6 @@ WOOD = "#8a6a4a"  # an interior's floor
 LAMPLIGHT: RGB = (245, 211, 122)
 LAMPLIT_WALL: RGB = (74, 63, 69)
 LOW_SUN: RGB = (255, 190, 120)
-# A figure's height in a wide shot, from its character's description.
-_CHILD = re.compile(
-    r"\b(?:child|kid|toddler|baby|little (?:girl|boy)|(?:\d|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten"
-    r"|eleven|twelve)-year-old)\b",
-    re.IGNORECASE,
-)
-_TALL = re.compile(r"\b(?:tall|towering|giant)\b", re.IGNORECASE)
-
-
-def _stature(description: str) -> float:
-    return 0.68 if _CHILD.search(description) else 1.12 if _TALL.search(description) else 1.0
-
-
 def _lit(washes: Washes, setting: Setting) -> Washes:
     sky_top, sky_low, ground_top, ground_low = washes
     for key in (setting.time_of_day, setting.weather):
@@ -226,6 +214,36 @@ def _cloud(draw: ImageDraw.ImageDraw, cx: float, cy: float, size: float, colour:
     for dx, dy, k in ((-1.0, 0.25, 0.8), (0.0, 0.0, 1.0), (1.0, 0.2, 0.75), (0.5, 0.45, 0.7), (-0.5, 0.45, 0.7)):
         r, x, y = size * k, cx + dx * size, cy + dy * size
         draw.ellipse([x - r, y - r * 0.7, x + r, y + r * 0.7], fill=colour)
+
+
+def _draw_head(
+    draw: ImageDraw.ImageDraw,
+    cx: float,
+    cy: float,
+    r: float,
+    look: CharacterLook,
+    colour: RGB,
+    ink: RGB,
+    paper: RGB,
+    outline: int,
+) -> None:
+    """A face in a light tint of the character's colour, with what their description gives them: a beard,
+    hair or a hat with a brim, a scarf at the neck."""
+    lines = {"outline": ink, "width": outline}
+    head = [cx - r, cy - r, cx + r, cy + r]
+    draw.ellipse(head, fill=_mix(colour, paper, 0.6), **lines)
+    if look.beard:
+        draw.chord(head, 35, 145, fill=_rgb(COLOURS[look.beard]), **lines)
+    if look.hat:
+        hat = _rgb(COLOURS[look.hat])
+        draw.chord([cx - r, cy - r * 1.08, cx + r, cy + r * 0.92], 180, 360, fill=hat, **lines)
+        draw.rectangle([cx - r * 1.2, cy - r * 0.14, cx + r * 1.2, cy + r * 0.02], fill=hat, **lines)
+    elif look.hair:
+        draw.chord(head, 170, 370, fill=_rgb(COLOURS[look.hair]), **lines)
+    if look.scarf:
+        scarf = _rgb(COLOURS[look.scarf])
+        draw.rounded_rectangle([cx - r * 1.05, cy + r * 0.85, cx + r * 1.05, cy + r * 1.35], r * 0.2, scarf, **lines)
+        draw.rectangle([cx + r * 0.55, cy + r * 1.2, cx + r * 0.9, cy + r * 2.1], fill=scarf, **lines)
 
 
 @dataclass
@@ -522,7 +540,7 @@ class StoryboardImage:
             colour = _rgb(character.colour)
             cx = pw * fx
             if framing is Framing.wide:  # small full body standing on the ground, name at the feet
-                fh = ph * 0.3 * _stature(character.description)
+                fh = ph * 0.3 * character.look.stature
                 feet = ground + ph * 0.08
                 head_r = fh * 0.11
                 head_cy = feet - fh + head_r
@@ -539,8 +557,7 @@ class StoryboardImage:
                 label_y = head_cy + head_r * 1.6
             radius = (body[2] - body[0]) * 0.3
             draw.rounded_rectangle(body, radius=radius, fill=colour, outline=ink, width=outline)
-            head = [cx - head_r, head_cy - head_r, cx + head_r, head_cy + head_r]
-            draw.ellipse(head, fill=colour, outline=ink, width=outline)
+            _draw_head(draw, cx, head_cy, head_r, character.look, colour, ink, paper, outline)
             name = _fit(draw, character.name, label_font, pw / max(len(shown), 2) * 0.9)
             tw = draw.textlength(name, font=label_font)
             pad = label_font.size * 0.25
