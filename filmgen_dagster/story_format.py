@@ -25,8 +25,11 @@ _SCENE_BREAK = re.compile(r"^\s*(\*\s*\*\s*\*[\s*]*|-{3,}|#)\s*$")
 _SLUGLINE = re.compile(r"^(INT|EXT|EST|INT\./EXT|INT/EXT|I/E)[.\s]", re.IGNORECASE)
 _CHARACTER_CUE = re.compile(r"^(?P<name>[A-Z][A-Z0-9 .'\-]*?)\s*(\(.*\))?\s*\^?$")
 # A screenplay introduces a character in capitals, often with a description after a comma:
-# "PRIYA, a young cook, fans the coals." (an age in brackets may come between).
-_INTRODUCTION = re.compile(r"\b(?P<name>[A-Z][A-Z'\-]+(?: [A-Z][A-Z'\-]+)*)(?: \([^)]*\))?, (?P<about>(?:an?|the) [^,.;:!?]+)")
+# "PRIYA, a young cook, fans the coals." (an age in brackets may come between). Names of at most four
+# words keep the search linear in a long paragraph of capitals.
+_INTRODUCTION = re.compile(
+    r"\b(?P<name>[A-Z][A-Z'\-]+(?: [A-Z][A-Z'\-]+){0,3})(?: \([^)]*\))?, (?P<about>(?:an?|the) [^,.;:!?]+)"
+)
 _TRANSITION = re.compile(r"^[A-Z\s]+TO:$")
 # A paragraph starting with this continues the shot before it (its clip starts on that shot's last frame).
 _CONTINUATION_MARK = re.compile(r"^\s*\[continuous\]\s*", re.IGNORECASE)
