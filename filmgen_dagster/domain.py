@@ -254,6 +254,7 @@ class ShotPrompt(BaseModel):
     camera: CameraMove
     mood: Mood
     setting: Setting = Field(default_factory=Setting)
+    speakers: list[str] = Field(default_factory=list, description="characters who speak lines in the shot")
 
 
 # ---------------------------------------------------------------- media records

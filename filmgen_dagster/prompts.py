@@ -59,4 +59,5 @@ def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotProm
         camera=shot.camera,
         mood=shot.mood,
         setting=scene.setting,
+        speakers=list(dict.fromkeys(line.speaker for line in shot.narration.get("en", []) if line.speaker)),
     )

@@ -50,3 +50,12 @@ def test_shot_prompt_names_the_scenes_time_weather_and_places():
     prompt = build_shot_prompt(plan, storm, bible)
     assert "against the wind, at night, in a storm, by the water. hard shadows" in prompt.prompt
     assert prompt.setting == plan.scenes[1].setting
+
+
+def test_shot_prompt_names_who_speaks():
+    story = load_story(EXAMPLES / "night-market.fountain")
+    plan = RuleBasedPlanner().plan(story, "the-night-market", 24, 1280, 720)
+    bible = StyleBible(film_key="the-night-market", style=load_styles()["cinematic"], base_seed=1, characters=[])
+    # Lanterns and Priya at her grill, then her line "Two more plates and we can close."
+    assert build_shot_prompt(plan, plan.shots[0], bible).speakers == ["Priya"]
+    assert build_shot_prompt(plan, plan.scenes[1].shots[0], bible).speakers == ["Priya"]

@@ -217,3 +217,16 @@ def test_what_a_character_wears_is_drawn() -> None:
     # Without a description, nothing is added to the figure.
     plain = picture(make_prompt(characters=[RAVI], framing=Framing.close))
     assert not coloured(plain, COLOURS["blue"]).any() and not coloured(plain, COLOURS["red"]).any()
+
+
+def test_whoever_speaks_has_a_speech_balloon_and_the_close_up() -> None:
+    silent = picture(make_prompt(framing=Framing.medium))
+    asha_speaks = picture(make_prompt(framing=Framing.medium, speakers=["Asha"]))
+    changed = np.abs(silent - asha_speaks).sum(axis=-1) > 0
+    ys, xs = np.nonzero(changed)
+    # Only a small balloon changes, beside Asha's head (she stands left of Ravi, in the upper half).
+    assert 0 < changed.mean() < 0.02
+    assert xs.max() < silent.shape[1] * 0.5 and ys.max() < silent.shape[0] * 0.5
+    # A close-up shows one face: the speaker's, though Asha comes first in the shot.
+    close = picture(make_prompt(framing=Framing.close, speakers=["Ravi"]))
+    assert coloured(close, RAVI.colour).mean() > 0.05 and not coloured(close, ASHA.colour).any()

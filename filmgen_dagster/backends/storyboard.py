@@ -16,11 +16,9 @@ import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
 
 from filmgen_dagster.backends.base import PICTURE_BOX
-from filmgen_dagster.looks import COLOURS
 from filmgen_dagster.domain import (
     CameraMove,
     CharacterLook,
-    CharacterSheet,
     Framing,
     Mood,
     Place,
@@ -30,6 +28,7 @@ from filmgen_dagster.domain import (
     TimeOfDay,
     Weather,
 )
+from filmgen_dagster.looks import COLOURS
 
 RGB = tuple[int, int, int]
 
@@ -244,6 +243,18 @@ def _draw_head(
         scarf = _rgb(COLOURS[look.scarf])
         draw.rounded_rectangle([cx - r * 1.05, cy + r * 0.85, cx + r * 1.05, cy + r * 1.35], r * 0.2, scarf, **lines)
         draw.rectangle([cx + r * 0.55, cy + r * 1.2, cx + r * 0.9, cy + r * 2.1], fill=scarf, **lines)
+
+
+def _draw_speech_bubble(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, ink: RGB, paper: RGB) -> None:
+    """A speech balloon whose tail points down-left to the speaker's mouth, from (x, y)."""
+    outline = max(1, round(r / 12))
+    body = [x, y - r * 1.3, x + r * 2.0, y - r * 0.1]
+    draw.polygon([(x + r * 0.35, y - r * 0.4), (x - r * 0.15, y + r * 0.2), (x + r * 0.75, y - r * 0.3)], fill=ink)
+    draw.ellipse(body, fill=paper, outline=ink, width=outline)
+    dot = r * 0.1
+    for k in (0.6, 1.0, 1.4):
+        cx, cy = x + r * k, y - r * 0.7
+        draw.ellipse([cx - dot, cy - dot, cx + dot, cy + dot], fill=ink)
 
 
 @dataclass
@@ -514,7 +525,7 @@ class StoryboardImage:
             stand = _draw_places(scenery, setting.places)
             draw.line([(0, horizon), (pw, horizon)], fill=_mix(sky[2], ink, 0.5), width=max(1, round(ph / 300)))
             _draw_weather(scenery, (0, 0, pw, ph), setting.weather)
-        self._draw_figures(draw, pw, ph, stand, prompt.characters, prompt.framing, ink, paper)
+        self._draw_figures(draw, pw, ph, stand, prompt, ink, paper)
         self._draw_guides(draw, pw, ph, prompt, ink, paper)
         return panel
 
@@ -524,12 +535,14 @@ class StoryboardImage:
         pw: int,
         ph: int,
         ground: int,
-        characters: list[CharacterSheet],
-        framing: Framing,
+        prompt: ShotPrompt,
         ink: RGB,
         paper: RGB,
     ) -> None:
-        shown = characters[:1] if framing is Framing.close else characters[:MAX_FIGURES]
+        framing = prompt.framing
+        # A close-up shows one face: whoever speaks, if anyone in frame does.
+        characters = sorted(prompt.characters, key=lambda c: c.name not in prompt.speakers)
+        shown = characters[:1] if framing is Framing.close else prompt.characters[:MAX_FIGURES]
         if not shown:
             return
         # Rule of thirds: one figure on a third line, several spread around the centre.
@@ -558,6 +571,9 @@ class StoryboardImage:
             radius = (body[2] - body[0]) * 0.3
             draw.rounded_rectangle(body, radius=radius, fill=colour, outline=ink, width=outline)
             _draw_head(draw, cx, head_cy, head_r, character.look, colour, ink, paper, outline)
+            if character.name in prompt.speakers:
+                bubble_r = min(max(head_r * 0.6, ph * 0.035), ph * 0.07)
+                _draw_speech_bubble(draw, cx + head_r * 0.9, head_cy - head_r * 0.8, bubble_r, ink, paper)
             name = _fit(draw, character.name, label_font, pw / max(len(shown), 2) * 0.9)
             tw = draw.textlength(name, font=label_font)
             pad = label_font.size * 0.25
