@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,20 @@ class FrameSampler:
             self.samples.append(frame.to_rgb(SAMPLE_SIZE))
         else:
             self.samples.append(np.asarray(Image.fromarray(frame).resize(SAMPLE_SIZE, Image.Resampling.BOX)))
+
+
+PREVIEW_FRAMES = 12
+
+
+def preview_gif(samples: list[np.ndarray] | np.ndarray) -> bytes:
+    """An animated GIF of a clip from its sampled frames (at most PREVIEW_FRAMES, evenly spread), playing
+    in real time and looping: what the clip's materialization shows in the UI."""
+    picks = np.linspace(0, len(samples) - 1, min(PREVIEW_FRAMES, len(samples))).round().astype(int)
+    frames = [Image.fromarray(samples[i]).quantize(colors=64, method=Image.Quantize.FASTOCTREE) for i in picks]
+    frame_ms = round(1000 * len(samples) / SAMPLES_PER_SECOND / len(frames))
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return buffer.getvalue()
 
 
 def most_motion(change: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 The stories sensor registers the film; the user opens the `story` asset, clicks "Materialize…", picks
 the film's partition and launches the run; the sensors render every shot and assemble the film. The
-user then looks at the shot partitions of `clip` and the latest `keyframe` with its thumbnail.
+user then looks at the shot partitions of `clip`, the latest `keyframe` with its thumbnail and the latest
+`clip` with its animated preview.
 Screenshots of every step land in tests/artifacts/ (and `failure.png` + `failure.html` when it breaks).
 
 Chromium comes from Debian (`make test-system-deps`); the `playwright` package is only its driver
@@ -160,3 +161,12 @@ def test_whole_film_from_the_dagster_ui_in_a_browser(dagster_ui, page):
         expect(thumbnail).to_be_visible()
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
         shoot(page, "06-keyframe-preview.png")
+
+        # The latest clip: its preview is an animated GIF of the shot's camera move.
+        open_asset(page, ui, "/assets/clip")
+        page.get_by_text("Show Markdown").first.click()
+        preview = page.get_by_role("dialog").filter(has_text="preview")
+        animation = preview.locator("img[src^='data:image/gif']").first
+        expect(animation).to_be_visible()
+        page.wait_for_function("img => img.complete && img.naturalWidth === 160", arg=animation.element_handle())
+        shoot(page, "07-clip-preview.png")

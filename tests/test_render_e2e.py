@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from conftest import EXAMPLES, FilmEnv, make_film_env
 from filmgen_dagster.assets.film_report import SHEET_COLUMNS
@@ -147,6 +149,20 @@ def test_keyframe_metadata_has_a_thumbnail_the_ui_renders(rendered):
     assert Path(metadata["path"].value).is_file()
     assert metadata["backend"].value == "storyboard"
     assert metadata["seed"].value in {shot.seed for shot in manifest.shots}
+
+
+def test_clip_metadata_has_an_animated_preview_the_ui_plays(rendered):
+    env, *_ = rendered
+    event = env.instance().get_latest_materialization_event(dg.AssetKey("clip"))
+    markdown = event.asset_materialization.metadata["preview"].value
+    prefix = "data:image/gif;base64,"
+    assert markdown.startswith("![") and prefix in markdown
+    gif = Image.open(io.BytesIO(base64.b64decode(markdown.split(prefix)[1].rstrip(")"))))
+    frames = [np.asarray(frame.convert("RGB"), dtype=np.int16) for frame in ImageSequence.Iterator(gif)]
+    assert gif.size == (160, 90) and 4 <= len(frames) <= 12
+    assert np.abs(frames[0] - frames[-1]).mean() > 1  # the camera moves
+    clip_s = event.asset_materialization.metadata["duration_s"].value
+    assert abs(sum(frame.info["duration"] for frame in ImageSequence.Iterator(gif)) / 1000 - clip_s) < 0.6
 
 
 def test_rerender_reuses_work_and_is_byte_identical(rendered):

@@ -1,3 +1,4 @@
+import base64
 import time
 
 import dagster as dg
@@ -5,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from filmgen_dagster.assets.shot_narration import NARRATION_LEAD_S
-from filmgen_dagster.av import VIDEO_CODEC_ARGS, decode_frames, encode_frames
+from filmgen_dagster.av import VIDEO_CODEC_ARGS, decode_frames, encode_frames, small_frames
 from filmgen_dagster.domain import (
     CheckOutcome,
     ClipChecks,
@@ -22,7 +23,16 @@ from filmgen_dagster.film_records import plan_for_shot, registration, require
 from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import across_sets, shots
 from filmgen_dagster.profiles import QualitySpec
-from filmgen_dagster.quality import MOTION_GRID, REROLL_SEED_STEP, FrameSampler, clip_checks
+from filmgen_dagster.quality import (
+    MOTION_GRID,
+    PREVIEW_FRAMES,
+    REROLL_SEED_STEP,
+    SAMPLE_SIZE,
+    FrameSampler,
+    clip_checks,
+    preview_gif,
+    sample_stride,
+)
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
 
@@ -164,8 +174,10 @@ def _clip(
         attempts=attempts,
     )
     media.write_record("clip", key, record)
+    preview = base64.b64encode(_preview(media, video_ref, samples, plan.fps)).decode()
     return dg.MaterializeResult(
         metadata={
+            "preview": dg.MetadataValue.md(f"![{key}](data:image/gif;base64,{preview})"),
             "path": dg.MetadataValue.path(str(media.local_path(video_ref))),
             "sha256": video_ref.digest,
             "duration_s": round(record.duration_s, 3),
@@ -223,6 +235,19 @@ def _checked(
     outcomes = clip_checks(media.local_path(video_ref), samples, *args)
     media.remember_record("clip-checks", inputs, ClipChecks(outcomes=outcomes))
     return outcomes
+
+
+def _preview(media: MediaStore, video_ref: MediaRef, samples: list[np.ndarray] | None, fps: int) -> bytes:
+    """The clip's animated preview, made once per clip from the frames its checks sampled (a clip made
+    before previews existed is decoded once, small)."""
+    inputs = {"clip": video_ref.digest, "frames": PREVIEW_FRAMES, "size": SAMPLE_SIZE}
+    ref = media.recall("clip-preview", inputs)
+    if ref is None:
+        if samples is None:
+            samples = list(small_frames(media.local_path(video_ref), every=sample_stride(fps), size=SAMPLE_SIZE))
+        ref = media.put_bytes(preview_gif(samples), ".gif")
+        media.remember("clip-preview", inputs, ref)
+    return media.local_path(ref).read_bytes()
 
 
 def _continuation(media: MediaStore, plan: FilmPlan, key: str, video) -> tuple[dict, str | None]:
