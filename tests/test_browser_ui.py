@@ -24,6 +24,8 @@ from playwright.sync_api import expect
 
 from conftest import ROOT
 from dagster_dev import DagsterDev, ui_environment
+from filmgen_dagster.assets.keyframe import THUMBNAIL_WIDTH
+from filmgen_dagster.quality import SAMPLE_SIZE
 
 FILM = "the-night-market"
 SHOTS = [f"{FILM}__s01-01", f"{FILM}__s01-02", f"{FILM}__s02-01"]
@@ -92,6 +94,15 @@ def open_asset(page, ui: DagsterDev, path: str) -> None:
     expect(page.get_by_role("button", name="Materialize…")).to_be_visible()
 
 
+def show_preview(page, source: str, width: int) -> None:
+    """Open the `preview` markdown of the asset page's latest materialization: an image from ``source``
+    (a data URL prefix) that the browser has loaded at ``width`` pixels."""
+    page.get_by_text("Show Markdown").first.click()
+    image = page.get_by_role("dialog").filter(has_text="preview").locator(f"img[src^='{source}']").first
+    expect(image).to_be_visible()
+    page.wait_for_function(f"img => img.complete && img.naturalWidth === {width}", arg=image.element_handle())
+
+
 @pytest.mark.timeout(FILM_TIMEOUT_S + 420)
 def test_whole_film_from_the_dagster_ui_in_a_browser(dagster_ui, page):
     env, ui = dagster_ui
@@ -155,18 +166,10 @@ def test_whole_film_from_the_dagster_ui_in_a_browser(dagster_ui, page):
         expect(page.get_by_text(re.compile(rf"^{FILM}__s\d\d-\d\d$")).first).to_be_visible()
         expect(page.get_by_text("storyboard", exact=True).first).to_be_visible()  # the backend metadata
         shoot(page, "05-keyframe.png")
-        page.get_by_text("Show Markdown").first.click()
-        preview = page.get_by_role("dialog").filter(has_text="preview")
-        thumbnail = preview.locator("img[src^='data:image/']").first
-        expect(thumbnail).to_be_visible()
-        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+        show_preview(page, "data:image/jpeg", THUMBNAIL_WIDTH)
         shoot(page, "06-keyframe-preview.png")
 
         # The latest clip: its preview is an animated GIF of the shot's camera move.
         open_asset(page, ui, "/assets/clip")
-        page.get_by_text("Show Markdown").first.click()
-        preview = page.get_by_role("dialog").filter(has_text="preview")
-        animation = preview.locator("img[src^='data:image/gif']").first
-        expect(animation).to_be_visible()
-        page.wait_for_function("img => img.complete && img.naturalWidth === 160", arg=animation.element_handle())
+        show_preview(page, "data:image/gif", SAMPLE_SIZE[0])
         shoot(page, "07-clip-preview.png")
