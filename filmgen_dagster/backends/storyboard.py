@@ -449,8 +449,9 @@ def _draw_weather(scene: _Scenery, box: tuple[int, int, int, int], weather: Weat
         for _ in range(4):
             y, h = rng.uniform(y0, y1), (y1 - y0) * rng.uniform(0.08, 0.18)
             bands.rectangle([x0, y, x1, y + h], fill=rng.randint(70, 120))
-        mask = mask.filter(ImageFilter.GaussianBlur(ph * 0.03))
-        panel.paste(Image.new("RGB", panel.size, _mix(scene.sky[1], scene.paper, 0.6)), (0, 0), mask)
+        # Blurred soft, then cut to the box: fog seen through a window stays inside its frame.
+        mask = mask.filter(ImageFilter.GaussianBlur(ph * 0.03)).crop(box)
+        panel.paste(Image.new("RGB", mask.size, _mix(scene.sky[1], scene.paper, 0.6)), (x0, y0), mask)
 
 
 class StoryboardImage:
