@@ -334,7 +334,7 @@ def _build_story(
     if not isinstance(characters, dict):
         raise StoryError(f"story {name}: 'characters' must map each name to a visual description")
     speakers = {b.speaker for s in scenes for b in s.blocks if b.speaker}
-    introduced = _introductions(scenes) if fmt == "fountain" else {}
+    introduced = _introductions(scenes, speakers) if fmt == "fountain" else {}
     characters = _unique_characters(name, characters)
     characters |= {
         person: introduced.get(person, "") for person in sorted(speakers | set(introduced)) if person not in characters
@@ -371,12 +371,15 @@ def _build_story(
         raise StoryError(f"story {name}: front matter field {field!r} is invalid ({first['msg']})") from None
 
 
-def _introductions(scenes: list[StoryScene]) -> dict[str, str]:
-    """Each character a screenplay's action introduces with a description, by their first introduction."""
+def _introductions(scenes: list[StoryScene], speakers: set[str]) -> dict[str, str]:
+    """Each character a screenplay's action introduces with a description, by their first introduction.
+    One who speaks under part of that name ("EMILY CHEN, a surgeon", then cues "EMILY") keeps the cue's."""
     found: dict[str, str] = {}
     for block in (b for scene in scenes for b in scene.blocks if b.kind == "action"):
         for match in _INTRODUCTION.finditer(block.text):
-            found.setdefault(match["name"].title(), match["about"].strip())
+            name = match["name"].title()
+            name = next((speaker for speaker in sorted(speakers) if speaker in name.split()), name)
+            found.setdefault(name, match["about"].strip())
     return found
 
 

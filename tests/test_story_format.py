@@ -74,6 +74,11 @@ def test_a_screenplay_introduces_characters_in_capitals_with_their_description(t
     )
     # Marcus never speaks but is introduced; Asha speaks without an introduction; the first one counts.
     assert story.characters == {"Asha": "", "Old Marcus": "a retired sailor in a blue coat"}
+    # Introduced by full name, cued by first name: one character, under the cue's name.
+    story = load_story(
+        write(tmp_path, "cue.fountain", "INT. WARD - NIGHT\n\nEMILY CHEN, a surgeon in a green gown, waits.\n\nEMILY\nNext.\n")
+    )
+    assert story.characters == {"Emily": "a surgeon in a green gown"}
 
 
 def test_languages_override(tmp_path):
