@@ -411,7 +411,7 @@ def _draw_room(scene: _Scenery, setting: Setting) -> None:
     draw.line([(wx, wy + wh / 2), (wx + ww, wy + wh / 2)], fill=frame, width=bar // 2 or 1)
     draw.rectangle([wx - bar * 2, wy + wh, wx + ww + bar * 2, wy + wh + bar * 2], fill=frame)
     if scene.lamps_lit:
-        lx = pw * rng.uniform(0.2, 0.32)  # clear of the camera note (centre) and the framing label
+        lx = pw * rng.uniform(0.2, 0.32)  # clear of the camera note in the centre
         glow = ph * 0.09
         draw.ellipse([lx - glow, ph * 0.16 - glow, lx + glow, ph * 0.16 + glow], fill=_mix(paper, LAMPLIGHT, 0.5))
         draw.line([(lx, 0), (lx, ph * 0.12)], fill=frame, width=max(1, bar // 2))
@@ -586,7 +586,8 @@ class StoryboardImage:
     def _draw_guides(
         self, draw: ImageDraw.ImageDraw, pw: int, ph: int, prompt: ShotPrompt, ink: RGB, paper: RGB
     ) -> None:
-        """Rule-of-thirds lines, the action-safe area, the framing label and the camera-move arrow."""
+        """Rule-of-thirds lines, the action-safe area and the camera-move arrow (they move with the picture;
+        the framing is named in the header, which holds still)."""
         thin = max(1, round(ph / 400))
         guide = _mix(ink, paper, 0.55)
         for k in (1, 2):
@@ -632,12 +633,6 @@ class StoryboardImage:
         draw.rectangle([tx - pad, ty - pad, tx + tw + pad, ty + font.size + pad], fill=paper, outline=colour)
         draw.text((tx, ty), text, font=font, fill=colour)
 
-        # The framing label goes last so no guide crosses it.
-        label = prompt.framing.value.upper()
-        tw = draw.textlength(label, font=font)
-        draw.rectangle([sx, sy, sx + tw + 2 * pad, sy + font.size + 2 * pad], fill=ink)
-        draw.text((sx + pad, sy + pad * 0.8), label, font=font, fill=paper)
-
     # ------------------------------------------------------------ strips
 
     def _draw_header(
@@ -659,7 +654,7 @@ class StoryboardImage:
         font = _font(max(9, round(header_h * 0.5)))
         pad = header_h * 0.3
         ty = (header_h - swatch_h - font.size) / 2
-        label = _fit(draw, prompt.shot_label, font, width * 0.4)
+        label = _fit(draw, f"{prompt.shot_label} · {prompt.framing.value.upper()}", font, width * 0.45)
         draw.text((pad, ty), label, font=font, fill=paper)
         used = draw.textlength(label, font=font) + 3 * pad
         heading = _fit(draw, prompt.scene_heading, font, width - used - pad)
