@@ -230,3 +230,10 @@ def test_whoever_speaks_has_a_speech_balloon_and_the_close_up() -> None:
     # A close-up shows one face: the speaker's, though Asha comes first in the shot.
     close = picture(make_prompt(framing=Framing.close, speakers=["Ravi"]))
     assert coloured(close, RAVI.colour).mean() > 0.05 and not coloured(close, ASHA.colour).any()
+
+
+def test_the_framing_is_named_in_the_header_which_holds_still() -> None:
+    board = StoryboardImage(STYLES)
+    wide, close = (board.render_keyframe(make_prompt(framing=f), 640, 360) for f in (Framing.wide, Framing.close))
+    header = picture_box(wide)[1]  # everything above the panel holds still while the camera moves
+    assert np.abs(pixels(wide)[:header] - pixels(close)[:header]).mean() > 0.5
