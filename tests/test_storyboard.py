@@ -208,7 +208,8 @@ def test_a_child_stands_shorter_than_a_tall_adult() -> None:
 
 
 def test_what_a_character_wears_is_drawn() -> None:
-    mira = ASHA.model_copy(update={"colour": COLOURS["yellow"], "look": character_look("a yellow raincoat, a red scarf")})
+    look = character_look("a yellow raincoat, a red scarf")
+    mira = ASHA.model_copy(update={"colour": COLOURS["yellow"], "look": look})
     tomas = RAVI.model_copy(update={"look": character_look("a white beard and a blue cap")})
     for character, worn in ((mira, ("yellow", "red")), (tomas, ("white", "blue"))):
         panel = picture(make_prompt(characters=[character], framing=Framing.close))
