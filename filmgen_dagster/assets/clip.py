@@ -242,12 +242,13 @@ def _preview(media: MediaStore, video_ref: MediaRef, samples: list[np.ndarray] |
     before previews existed is decoded once, small)."""
     inputs = {"clip": video_ref.digest, "frames": PREVIEW_FRAMES, "size": SAMPLE_SIZE}
     ref = media.recall("clip-preview", inputs)
-    if ref is None:
-        if samples is None:
-            samples = list(small_frames(media.local_path(video_ref), every=sample_stride(fps), size=SAMPLE_SIZE))
-        ref = media.put_bytes(preview_gif(samples), ".gif")
-        media.remember("clip-preview", inputs, ref)
-    return media.local_path(ref).read_bytes()
+    if ref is not None:
+        return media.local_path(ref).read_bytes()
+    if samples is None:
+        samples = list(small_frames(media.local_path(video_ref), every=sample_stride(fps), size=SAMPLE_SIZE))
+    gif = preview_gif(samples)
+    media.remember("clip-preview", inputs, media.put_bytes(gif, ".gif"))
+    return gif
 
 
 def _continuation(media: MediaStore, plan: FilmPlan, key: str, video) -> tuple[dict, str | None]:

@@ -541,9 +541,10 @@ class StoryboardImage:
         paper: RGB,
     ) -> None:
         framing = prompt.framing
-        # A close-up shows one face: whoever speaks, if anyone in frame does.
-        characters = sorted(prompt.characters, key=lambda c: c.name not in prompt.speakers)
-        shown = characters[:1] if framing is Framing.close else prompt.characters[:MAX_FIGURES]
+        if framing is Framing.close:  # one face: whoever speaks, if anyone in frame does
+            shown = sorted(prompt.characters, key=lambda c: c.name not in prompt.speakers)[:1]
+        else:
+            shown = prompt.characters[:MAX_FIGURES]
         if not shown:
             return
         # Rule of thirds: one figure on a third line, several spread around the centre.
