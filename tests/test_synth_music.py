@@ -5,7 +5,7 @@ import pytest
 
 from filmgen_dagster.audio import BLOCK, active_ratio, rms_dbfs
 from filmgen_dagster.backends.base import SAMPLE_RATE, MusicBackend, MusicCue
-from filmgen_dagster.backends.synth_music import SynthMusic
+from filmgen_dagster.backends.synth_music import SynthMusic, _partials
 from filmgen_dagster.domain import Mood
 
 
@@ -93,3 +93,14 @@ def test_ten_minute_score_covers_every_mood():
     x = np.concatenate(blocks)
     assert len(x) == 600 * SAMPLE_RATE
     assert active_ratio(x[SAMPLE_RATE * 5 : -SAMPLE_RATE * 5]) > 0.95
+
+
+@pytest.mark.parametrize("n", [1, 1000, 48_000 * 5 + 17])
+def test_partials_are_damped_sines_to_the_last_sample(n: int) -> None:
+    # A sustained pad chord's partials and a plucked note's decaying harmonics, summed sample by sample.
+    partials = [(146.8 * k, 1 / k, 0.0) for k in (1, 2, 3)] + [(1318.5 * k, 0.5 / k, 0.7 * k) for k in (1, 2, 3, 4)]
+    t = np.arange(n) / SAMPLE_RATE
+    exact = sum(a * np.exp(-d * t) * np.sin(2 * np.pi * f * t) for f, a, d in partials)
+    got = _partials(partials, n)
+    assert got.dtype == np.float32 and got.shape == (n,)
+    assert np.max(np.abs(got - exact)) < 1e-5
