@@ -63,6 +63,33 @@ class Place(str, Enum):
     tower = "tower"
 
 
+class Prop(str, Enum):
+    """Things a storyboard draws when a shot's text names them."""
+
+    boat = "boat"
+    bridge = "bridge"
+    clock = "clock"
+    lantern = "lantern"
+    key = "key"
+    book = "book"
+    umbrella = "umbrella"
+    candle = "candle"
+    bicycle = "bicycle"
+    car = "car"
+    dog = "dog"
+    bird = "bird"
+
+
+# Props small enough to be carried: drawn in a character's hand.
+HANDHELD_PROPS = frozenset({Prop.lantern, Prop.key, Prop.book, Prop.umbrella, Prop.candle})
+
+
+class ShotProp(BaseModel):
+    kind: Prop
+    held_by: str | None = Field(default=None, description="the character holding it (handheld props only)")
+    carried: bool = Field(default=False, description="kept from the shot before: this shot's text says 'it'")
+
+
 class Setting(BaseModel):
     """Where and when a scene happens, as far as the story says; what it does not say stays unset."""
 
@@ -122,6 +149,7 @@ class Shot(BaseModel):
     )
     planned_duration_s: float
     characters: list[str] = []
+    props: list[ShotProp] = Field(default_factory=list, description="in the order the shot's text names them")
     framing: Framing
     camera: CameraMove
     mood: Mood
@@ -255,6 +283,7 @@ class ShotPrompt(BaseModel):
     mood: Mood
     setting: Setting = Field(default_factory=Setting)
     speakers: list[str] = Field(default_factory=list, description="characters who speak lines in the shot")
+    props: list[ShotProp] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- media records

@@ -34,6 +34,7 @@ def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotProm
     # A template written before scenes had settings has no phrases for them, and gets none.
     phrases = template.get("setting", {})
     named = (scene.setting.time_of_day, scene.setting.weather, *scene.setting.places)
+    prop_phrases, carried = template.get("props", {}), [prop for prop in shot.props if prop.carried]
     fields = {
         "style_prefix": style.prompt_prefix,
         "style_suffix": style.prompt_suffix,
@@ -42,6 +43,8 @@ def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotProm
         "mood": template["mood"][shot.mood.value],
         "visual": shot.visual.rstrip("."),
         "setting": "".join(f", {phrases[v.value]}" for v in named if v is not None and phrases.get(v.value)),
+        # What the shot's text calls "it": a diffusion model would not know it is the boat of the shot before.
+        "props": next((f", with {prop_phrases[p.kind.value]}" for p in carried if prop_phrases.get(p.kind.value)), ""),
         "characters": f". {template['characters_intro']} {described}." if described else ".",
     }
     negative = ", ".join(p for p in (template["negative_prompt"], style.negative_prompt) if p)
@@ -60,4 +63,6 @@ def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotProm
         mood=shot.mood,
         setting=scene.setting,
         speakers=list(dict.fromkeys(line.speaker for line in shot.narration.get("en", []) if line.speaker)),
+        props=shot.props,
     )
+

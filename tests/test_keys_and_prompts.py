@@ -59,3 +59,15 @@ def test_shot_prompt_names_who_speaks():
     # Lanterns and Priya at her grill, then her line "Two more plates and we can close."
     assert build_shot_prompt(plan, plan.shots[0], bible).speakers == ["Priya"]
     assert build_shot_prompt(plan, plan.scenes[1].shots[0], bible).speakers == ["Priya"]
+
+
+def test_shot_prompt_names_what_its_text_calls_it():
+    story = load_story(EXAMPLES / "paper-boat.txt")
+    plan = RuleBasedPlanner().plan(story, "the-paper-boat", 24, 1280, 720)
+    bible = StyleBible(film_key="the-paper-boat", style=load_styles()["cinematic"], base_seed=1, characters=[])
+    first, second = (build_shot_prompt(plan, shot, bible) for shot in plan.shots[:2])
+    # "He set it on the rain-filled street ...": a diffusion model is told "it" is the boat of the shot before.
+    assert "the sleeping dog, with a boat, in the rain" in second.prompt
+    assert second.props == plan.shots[1].props
+    # A prop the shot's own text names is not said twice.
+    assert "paper boat" in first.prompt and "with a boat" not in first.prompt

@@ -1,8 +1,14 @@
 import re
 
 from conftest import EXAMPLES
-from filmgen_dagster.backends.rules_planner import MAX_SHOT_S, MIN_SHOT_S, RuleBasedPlanner, detect_mood
-from filmgen_dagster.domain import Framing, Mood, Place, Setting, TimeOfDay, Weather
+from filmgen_dagster.backends.rules_planner import (
+    MAX_SHOT_S,
+    MIN_SHOT_S,
+    RuleBasedPlanner,
+    detect_mood,
+    shot_props,
+)
+from filmgen_dagster.domain import Framing, Mood, Place, Prop, Setting, ShotProp, TimeOfDay, Weather
 from filmgen_dagster.keys import film_of_shot, slugify
 from filmgen_dagster.story_format import load_story
 
@@ -50,6 +56,39 @@ def test_a_shot_that_says_he_or_she_keeps_the_previous_shots_characters(tmp_path
     story = load_story(path)
     two = RuleBasedPlanner().plan(story, "scenes", 24, 1280, 720).scenes[1]
     assert two.shots[0].characters == []  # a new scene starts with nobody carried over
+
+
+def props_of(shot) -> list[tuple[str, str | None]]:
+    return [(prop.kind.value, prop.held_by) for prop in shot.props]
+
+
+def test_each_shot_has_the_props_its_text_names_held_by_whoever_holds_them():
+    tide = plan("tide-clock.md").scenes
+    assert props_of(tide[0].shots[1]) == [("clock", None)]  # "Old Tomas was winding a brass clock"
+    # "Mira held the lantern while Tomas turned the great key against the wind."
+    assert props_of(tide[1].shots[1]) == [("lantern", "Mira"), ("key", "Old Tomas")]
+    assert props_of(tide[2].shots[1]) == []  # "Mira smiled. Now she knew how to keep the sea on time."
+    # "Lanterns sway above crowded stalls. PRIYA, a young cook ..., fans the coals": nobody holds them.
+    assert props_of(plan("night-market.fountain").shots[0]) == [("lantern", None)]
+    assert [p.held_by for p in shot_props("She lifted the lantern.", ["Mira"], [])] == ["Mira"]
+    assert [p.held_by for p in shot_props("The lantern swung. Mira ran.", ["Mira"], [])] == [None]
+    # Whole words only: no clock in "watched", no car in "scarf" or "cartoon", no owl in "bowl".
+    assert shot_props("She watched the cartoon in her scarf, holding a bowl.", ["Mira"], []) == []
+
+
+def test_a_shot_that_says_it_keeps_the_previous_shots_first_prop_across_scene_cuts():
+    boat = plan("paper-boat.txt").shots
+    assert props_of(boat[0]) == [("boat", None), ("book", None)]  # "Arun folded a paper boat ... notebook."
+    # "He set it on the rain-filled street and watched it race past the tea stall, the bicycles and the dog."
+    assert props_of(boat[1]) == [("boat", None), ("bicycle", None), ("dog", None)]
+    assert boat[1].props[0].carried and not boat[0].props[0].carried
+    # Scene 3: "Then it came out into the sunlight, spinning, and a little girl caught it and laughed."
+    assert props_of(boat[4]) == [("boat", None)] and boat[4].props[0].carried
+    # Without "it" nothing is carried; a carried prop keeps its holder only if the holder is in the shot.
+    held = [ShotProp(kind=Prop.lantern, held_by="Mira")]
+    assert shot_props("The wind rose.", ["Mira"], held) == []
+    assert shot_props("She raised it.", ["Mira"], held)[0].held_by == "Mira"
+    assert shot_props("It swung.", [], held)[0].held_by is None
 
 
 def test_each_scene_has_the_time_weather_and_places_its_text_names(tmp_path):

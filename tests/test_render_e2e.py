@@ -133,6 +133,19 @@ def test_scene_plan_metadata_lists_each_scenes_setting(rendered):
     ]
 
 
+def test_shot_list_and_shot_prompt_metadata_name_each_shots_props(rendered):
+    env, *_ = rendered
+    instance = env.instance()
+    event = instance.get_latest_materialization_event(dg.AssetKey("scene_plan"))
+    first = event.asset_materialization.metadata["shot_list"].value.splitlines()[2]
+    assert "| Priya | lantern | Lanterns sway above crowded stalls." in first
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("shot_prompt"), asset_partitions=["the-night-market__s01-01"]),
+        limit=1,
+    ).records
+    assert records[0].asset_materialization.metadata["props"].value == "lantern"
+
+
 def test_style_bible_metadata_says_how_each_character_is_drawn(rendered):
     env, *_ = rendered
     event = env.instance().get_latest_materialization_event(dg.AssetKey("style_bible"))

@@ -16,8 +16,10 @@ from filmgen_dagster.domain import (
     Framing,
     Mood,
     Place,
+    Prop,
     Setting,
     ShotPrompt,
+    ShotProp,
     StylePreset,
     TimeOfDay,
     Weather,
@@ -73,7 +75,7 @@ def pixels(image: Image.Image) -> np.ndarray:
 
 def test_is_an_image_backend(board: StoryboardImage) -> None:
     assert isinstance(board, ImageBackend)
-    assert (board.backend_id, board.model_id) == ("storyboard", "filmgen-storyboard-v3")
+    assert (board.backend_id, board.model_id) == ("storyboard", "filmgen-storyboard-v4")
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (640, 360), (512, 512), (200, 120)])
@@ -238,3 +240,36 @@ def test_the_framing_is_named_in_the_header_which_holds_still() -> None:
     wide, close = (board.render_keyframe(make_prompt(framing=f), 640, 360) for f in (Framing.wide, Framing.close))
     header = picture_box(wide)[1]  # everything above the panel holds still while the camera moves
     assert np.abs(pixels(wide)[:header] - pixels(close)[:header]).mean() > 0.5
+
+
+@pytest.mark.parametrize("prop", list(Prop))
+@pytest.mark.parametrize("framing", [Framing.wide, Framing.medium])
+def test_each_prop_is_drawn(prop: Prop, framing: Framing) -> None:
+    plain = picture(make_prompt(framing=framing, characters=[RAVI]))
+    with_prop = picture(make_prompt(framing=framing, characters=[RAVI], props=[ShotProp(kind=prop)]))
+    assert (np.abs(plain - with_prop).sum(axis=-1) > 30).sum() > 60, prop  # of 163,000 pixels: a key is small
+
+
+def test_what_a_character_holds_is_in_their_hand() -> None:
+    def lantern_x(holder: str) -> float:
+        panel = picture(make_prompt(props=[ShotProp(kind=Prop.lantern, held_by=holder)]))
+        return float(np.nonzero(np.all(panel == LAMPLIGHT, axis=-1))[1].mean()) / panel.shape[1]
+
+    # Asha stands at a quarter of the width, Ravi at three quarters; the lantern hangs from the right hand.
+    assert 0.25 < lantern_x("Asha") < 0.4 and 0.75 < lantern_x("Ravi") < 0.9
+    # Nobody holds it: lanterns hang on a line across the top, over nobody in particular.
+    panel = picture(make_prompt(props=[ShotProp(kind=Prop.lantern)]))
+    ys, xs = np.nonzero(np.all(panel == LAMPLIGHT, axis=-1))
+    assert ys.max() < panel.shape[0] * 0.35 and xs.min() < panel.shape[1] * 0.3 < panel.shape[1] * 0.7 < xs.max()
+
+
+def test_a_close_up_of_nobody_is_an_insert_of_the_prop_and_a_face_hides_what_it_holds() -> None:
+    empty = picture(make_prompt(framing=Framing.close, characters=[]))
+    insert = picture(make_prompt(framing=Framing.close, characters=[], props=[ShotProp(kind=Prop.clock)]))
+    centre = (slice(insert.shape[0] // 3, 2 * insert.shape[0] // 3), slice(insert.shape[1] // 3, 2 * insert.shape[1] // 3))
+    paper = ImageColor.getrgb(STYLES["cinematic"].paper)
+    assert np.all(insert[centre] == paper, axis=-1).mean() > 0.4  # the clock face fills the middle
+    assert not np.all(empty[centre] == paper, axis=-1).any()
+    face = make_prompt(framing=Framing.close, characters=[ASHA])
+    holding = face.model_copy(update={"props": [ShotProp(kind=Prop.lantern, held_by="Asha")]})
+    assert np.array_equal(picture(face), picture(holding))

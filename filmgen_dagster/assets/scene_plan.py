@@ -34,7 +34,7 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     )
     rows = "\n".join(
         f"| {s.key} | {s.framing.value} | {s.camera.value} | {s.mood.value} | {s.planned_duration_s:.1f} "
-        f"| {', '.join(s.characters)} | {_cell(s.visual[:60])} |"
+        f"| {', '.join(s.characters)} | {', '.join(prop.kind.value for prop in s.props)} | {_cell(s.visual[:60])} |"
         for s in plan.shots
     )
     return dg.MaterializeResult(
@@ -50,7 +50,7 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
                 + scene_rows
             ),
             "shot_list": dg.MetadataValue.md(
-                "| shot | framing | camera | mood | s | characters | visual |\n|---|---|---|---|---|---|---|\n"
+                "| shot | framing | camera | mood | s | characters | props | visual |\n|---|---|---|---|---|---|---|---|\n"
                 + rows
             ),
         }

@@ -25,6 +25,10 @@ def shot_prompt(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Mate
             "seed": prompt.seed,
             "style": prompt.style,
             "characters": ", ".join(c.name for c in prompt.characters) or "none",
+            "props": ", ".join(
+                prop.kind.value + (f" (held by {prop.held_by})" if prop.held_by else "") for prop in prompt.props
+            )
+            or "none",
             "framing": prompt.framing.value,
             "camera": prompt.camera.value,
         }

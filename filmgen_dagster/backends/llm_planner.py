@@ -19,6 +19,7 @@ from filmgen_dagster.backends.rules_planner import (
     RuleBasedPlanner,
     clamp_shot_seconds,
     scene_setting,
+    shot_props,
 )
 from filmgen_dagster.backends.torch_common import load_model, model_id, resolve_device, resolve_dtype
 from filmgen_dagster.domain import (
@@ -31,6 +32,7 @@ from filmgen_dagster.domain import (
     Scene,
     Setting,
     Shot,
+    ShotProp,
     Story,
 )
 from filmgen_dagster.keys import shot_key
@@ -197,6 +199,7 @@ class LlmPlanner:
 
     def _film_plan(self, draft: LlmPlan, story: Story, film_key: str, fps: int, width: int, height: int) -> FilmPlan:
         scenes: list[Scene] = []
+        props: list[ShotProp] = []  # the previous shot's, across scene cuts too
         for number, (scene, source) in enumerate(zip(draft.scenes, story.scenes), start=1):
             lines = sorted(block.line for block in source.blocks)
             shots = [
@@ -222,6 +225,8 @@ class LlmPlanner:
                 )
                 for index, shot in enumerate(scene.shots, start=1)
             ]
+            for shot in shots:  # read from the shot's own words, as the rules planner does
+                shot.props = props = shot_props(shot.visual, shot.characters, props)
             setting = scene.setting or scene_setting(source, scenes[-1].setting if scenes else None)
             scenes.append(Scene(number=number, heading=source.heading, mood=scene.mood, setting=setting, shots=shots))
         return FilmPlan.for_story(story, film_key, fps, width, height, self.backend_id, scenes)

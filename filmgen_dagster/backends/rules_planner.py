@@ -6,15 +6,18 @@ import re
 from collections import Counter
 
 from filmgen_dagster.domain import (
+    HANDHELD_PROPS,
     CameraMove,
     FilmPlan,
     Framing,
     Mood,
     NarrationLine,
     Place,
+    Prop,
     Scene,
     Setting,
     Shot,
+    ShotProp,
     Story,
     StoryBlock,
     StoryScene,
@@ -75,6 +78,24 @@ PLACE_WORDS: dict[Place, re.Pattern[str]] = {
     Place.mountains: _words("mountain", "hill", "cliff", "peak", "valley"),
     Place.tower: _words("lighthouse", "tower", "castle", "fort", "temple"),
 }
+# Things a shot's text names, drawn on its storyboard panel.
+PROP_WORDS: dict[Prop, re.Pattern[str]] = {
+    Prop.boat: _words("boat", "ship", "canoe", "raft", "ferry", "sailboat", "dinghy", "yacht"),
+    Prop.bridge: _words("bridge"),
+    Prop.clock: _words("clock"),
+    Prop.lantern: _words("lantern", "torch"),
+    Prop.key: _words("key"),
+    Prop.book: _words("book", "notebook", "diary", "letter", "map", "newspaper"),
+    Prop.umbrella: _words("umbrella"),
+    Prop.candle: _words("candle"),
+    Prop.bicycle: _words("bicycle", "bike"),
+    Prop.car: _words("car", "taxi", "truck", "van", "jeep"),
+    Prop.dog: _words("dog", "puppy", "hound"),
+    Prop.bird: _words("bird", "gull", "seagull", "crow", "pigeon", "sparrow", "owl", "parrot"),
+}
+MAX_PROPS = 3
+_IT = re.compile(r"\bit\b", re.IGNORECASE)
+
 # Screenplay sluglines: INT. is inside; LATER, CONTINUOUS or SAME keep the time of day of the scene before.
 _INTERIOR_SLUG = re.compile(r"^\s*(?:INT|I/E|INT\./EXT)\b", re.IGNORECASE)
 _SAME_TIME_SLUG = re.compile(r"-\s*(?:(?:MOMENTS )?LATER|CONTINUOUS|SAME(?: TIME)?)\s*$", re.IGNORECASE)
@@ -152,16 +173,49 @@ def _distribute(hindi: str, english_groups: list[str]) -> list[str]:
     return [" ".join(p) for p in parts]
 
 
-def _mentioned(text: str, names: list[str]) -> list[str]:
-    """Characters named in the text, by full name or last name ("Tomas" for "Old Tomas")."""
-    return [
-        name
+def _mentions(text: str, names: list[str]) -> list[tuple[int, str]]:
+    """(position, name) of every mention of a character in the text, by full name or last name ("Tomas"
+    for "Old Tomas"), in text order."""
+    return sorted(
+        (match.start(), name)
         for name in names
-        if any(
-            re.search(rf"(?<!\w){re.escape(form)}(?!\w)", text, re.IGNORECASE)
-            for form in {name, name.split()[-1]}
-        )
-    ]
+        for form in {name, name.split()[-1]}
+        for match in re.finditer(rf"(?<!\w){re.escape(form)}(?!\w)", text, re.IGNORECASE)
+    )
+
+
+def _mentioned(text: str, names: list[str]) -> list[str]:
+    """Characters named in the text."""
+    found = {name for _, name in _mentions(text, names)}
+    return [name for name in names if name in found]
+
+
+def shot_props(text: str, characters: list[str], previous: list[ShotProp]) -> list[ShotProp]:
+    """The props a shot's text names, in that order (at most MAX_PROPS).
+
+    A handheld prop is held by the character named nearest before it in its sentence, else after it, else
+    by the shot's only character if the sentence says "he" or "she" ("Mira held the lantern while Tomas
+    turned the key": Mira's lantern, Tomas's key; "Lanterns sway above the stalls." nobody's). A shot that
+    says "it" keeps the previous shot's first prop: in "He set it on the street" the boat of the shot
+    before is still in frame.
+    """
+    named = sorted((match.start(), prop) for prop, words in PROP_WORDS.items() if (match := words.search(text)))
+    mentions = _mentions(text, characters)
+    sentence_ends = [match.end() for match in _SENTENCE_END.finditer(text)] + [len(text)]
+
+    def holder(at: int) -> str | None:
+        end = next(end for end in sentence_ends if end > at)
+        start = max([0, *(e for e in sentence_ends if e <= at)])
+        before = [name for position, name in mentions if start <= position < at]
+        after = [name for position, name in mentions if at < position < end]
+        sole = characters if len(characters) == 1 and _PRONOUN.search(text, start, end) else []
+        return next(iter(before[-1:] or after or sole), None)
+
+    props = [ShotProp(kind=prop, held_by=holder(at) if prop in HANDHELD_PROPS else None) for at, prop in named]
+    if previous and _IT.search(text) and previous[0].kind not in {prop.kind for prop in props}:
+        holder = previous[0].held_by if previous[0].held_by in characters else None
+        props.insert(0, previous[0].model_copy(update={"held_by": holder, "carried": True}))
+    return props[:MAX_PROPS]
 
 
 def _present(text: str, names: list[str], previous: list[str]) -> list[str]:
@@ -173,11 +227,12 @@ def _present(text: str, names: list[str], previous: list[str]) -> list[str]:
 
 class RuleBasedPlanner:
     backend_id = "rules"
-    model_id = "filmgen-rules-v3"
+    model_id = "filmgen-rules-v4"
 
     def plan(self, story: Story, film_key: str, fps: int, width: int, height: int) -> FilmPlan:
         names = sorted(story.characters, key=len, reverse=True)
         scenes: list[Scene] = []
+        props: list[ShotProp] = []  # the previous shot's, across scene cuts too
         for scene_number, story_scene in enumerate(story.scenes, start=1):
             scene_text = " ".join(b.text for b in story_scene.blocks)
             mood = detect_mood(f"{story_scene.heading} {scene_text}", story.music if scene_number == 1 else None)
@@ -192,6 +247,7 @@ class RuleBasedPlanner:
                     camera = CameraMove.pull_out
                 spoken = " ".join(line.text for line in narration.get("en", []))
                 seconds = spoken_seconds(spoken) if spoken else len(visual.split()) / READING_WORDS_PER_SECOND
+                props = shot_props(visual, characters, props)
                 shots.append(
                     Shot(
                         key=shot_key(film_key, scene_number, number),
@@ -201,6 +257,7 @@ class RuleBasedPlanner:
                         narration={lang: lines for lang, lines in narration.items() if lang in story.languages},
                         planned_duration_s=clamp_shot_seconds(seconds + 0.8),
                         characters=characters,
+                        props=props,
                         framing=framing,
                         camera=camera,
                         mood=mood,

@@ -19,11 +19,14 @@ from filmgen_dagster.backends.base import PICTURE_BOX
 from filmgen_dagster.domain import (
     CameraMove,
     CharacterLook,
+    CharacterSheet,
     Framing,
     Mood,
     Place,
+    Prop,
     Setting,
     ShotPrompt,
+    ShotProp,
     StylePreset,
     TimeOfDay,
     Weather,
@@ -454,11 +457,236 @@ def _draw_weather(scene: _Scenery, box: tuple[int, int, int, int], weather: Weat
         panel.paste(Image.new("RGB", mask.size, _mix(scene.sky[1], scene.paper, 0.6)), (x0, y0), mask)
 
 
+# ---------------------------------------------------------------- props
+# Each draws a prop standing on (x, y) at the size of a ``person``'s height in the panel.
+
+PAINT: RGB = (181, 84, 74)  # a car's body
+FUR: RGB = (138, 106, 74)
+
+
+def _lines(scene: _Scenery, person: float) -> dict:
+    return {"outline": scene.ink, "width": max(1, round(person / 60))}
+
+
+def _boat(scene: _Scenery, x: float, y: float, person: float) -> None:
+    s = person * 0.45
+    draw = scene.draw
+    draw.line([(x, y - s * 0.3), (x, y - s * 1.15)], fill=scene.ink, width=max(1, round(person / 60)))
+    draw.polygon([(x + s * 0.06, y - s * 1.1), (x + s * 0.06, y - s * 0.4), (x + s * 0.7, y - s * 0.4)],
+                 fill=_mix(scene.paper, scene.light, 0.5), **_lines(scene, person))  # fmt: skip
+    hull = [(x - s, y - s * 0.35), (x + s, y - s * 0.35), (x + s * 0.65, y), (x - s * 0.65, y)]
+    draw.polygon(hull, fill=scene.paper, **_lines(scene, person))
+
+
+def _clock(scene: _Scenery, x: float, y: float, person: float) -> None:
+    """A clock face on a post (a street or tower clock); ``y`` at the foot of the post."""
+    r = person * 0.2
+    cy = y - person * 0.95 + r
+    scene.draw.rectangle([x - r * 0.12, cy + r, x + r * 0.12, y], fill=scene.shade)
+    _clock_face(scene, x, cy, r, person)
+
+
+def _clock_face(scene: _Scenery, x: float, cy: float, r: float, person: float) -> None:
+    draw = scene.draw
+    draw.ellipse([x - r, cy - r, x + r, cy + r], fill=scene.paper, **_lines(scene, person))
+    tick = max(1.0, r * 0.06)
+    for hour in range(12):
+        angle = hour * np.pi / 6
+        tx, ty = x + r * 0.8 * np.sin(angle), cy - r * 0.8 * np.cos(angle)
+        draw.ellipse([tx - tick, ty - tick, tx + tick, ty + tick], fill=scene.ink)
+    width = max(1, round(r / 10))
+    draw.line([(x, cy), (x + r * 0.35, cy - r * 0.3)], fill=scene.ink, width=width)
+    draw.line([(x, cy), (x - r * 0.1, cy - r * 0.65)], fill=scene.ink, width=width)
+
+
+def _lantern(scene: _Scenery, x: float, y: float, person: float) -> None:
+    """A lit lantern hanging from its handle at (x, y - its height)."""
+    s = person * 0.18
+    draw, top = scene.draw, y - s
+    glow = s * 0.9
+    cy = y - s * 0.45
+    draw.ellipse([x - glow, cy - glow, x + glow, cy + glow], fill=_mix(scene.sky[1], LAMPLIGHT, 0.45))
+    draw.arc([x - s * 0.2, top - s * 0.2, x + s * 0.2, top + s * 0.2], 180, 360, fill=scene.ink,
+             width=max(1, round(person / 80)))  # fmt: skip
+    draw.rectangle([x - s * 0.28, top + s * 0.1, x + s * 0.28, y], fill=LAMPLIGHT, **_lines(scene, person))
+
+
+def _key(scene: _Scenery, x: float, y: float, person: float) -> None:
+    s = person * 0.14
+    width = max(2, round(person / 40))
+    scene.draw.ellipse([x - s * 0.25, y - s, x + s * 0.25, y - s * 0.5], outline=scene.ink, width=width)
+    scene.draw.line([(x, y - s * 0.5), (x, y)], fill=scene.ink, width=width)
+    for k in (0.85, 0.6):
+        scene.draw.line([(x, y - s * (1 - k)), (x + s * 0.22, y - s * (1 - k))], fill=scene.ink, width=width)
+
+
+def _book(scene: _Scenery, x: float, y: float, person: float) -> None:
+    """An open book (or letter, map)."""
+    s = person * 0.14
+    for side in (-1, 1):
+        page = [(x, y - s * 0.55), (x + side * s * 0.75, y - s * 0.7), (x + side * s * 0.75, y), (x, y + s * 0.1)]
+        scene.draw.polygon(page, fill=scene.paper, **_lines(scene, person))
+
+
+def _umbrella(scene: _Scenery, x: float, y: float, person: float) -> None:
+    """An open umbrella whose handle ends at (x, y)."""
+    s = person * 0.5
+    canopy = [x - s * 0.7, y - s * 1.25, x + s * 0.7, y - s * 0.55]
+    scene.draw.line([(x, y), (x, y - s * 0.9)], fill=scene.ink, width=max(1, round(person / 60)))
+    scene.draw.pieslice(canopy, 180, 360, fill=_mix(scene.ink, PAINT, 0.5), **_lines(scene, person))
+
+
+def _candle(scene: _Scenery, x: float, y: float, person: float) -> None:
+    s = person * 0.16
+    glow = s * 0.45
+    fy = y - s * 1.05
+    scene.draw.ellipse([x - glow, fy - glow, x + glow, fy + glow], fill=_mix(scene.sky[1], LAMPLIGHT, 0.45))
+    scene.draw.rectangle([x - s * 0.1, y - s * 0.8, x + s * 0.1, y], fill=scene.paper, **_lines(scene, person))
+    scene.draw.ellipse([x - s * 0.08, fy - s * 0.2, x + s * 0.08, fy + s * 0.15], fill=LAMPLIGHT)
+
+
+def _bicycle(scene: _Scenery, x: float, y: float, person: float) -> None:
+    s = person * 0.55
+    r, width = s * 0.3, max(1, round(person / 60))
+    rear, front = (x - s * 0.45, y - r), (x + s * 0.45, y - r)
+    for cx, cy in (rear, front):
+        scene.draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=scene.ink, width=width)
+    seat, bars, crank = (x - s * 0.15, y - s * 0.75), (x + s * 0.35, y - s * 0.85), (x, y - r)
+    scene.draw.line([rear, crank, seat, rear], fill=scene.ink, width=width)
+    scene.draw.line([crank, (x + s * 0.3, y - s * 0.7), seat], fill=scene.ink, width=width)
+    scene.draw.line([front, bars], fill=scene.ink, width=width)
+    scene.draw.line([(seat[0] - s * 0.1, seat[1]), (seat[0] + s * 0.08, seat[1])], fill=scene.ink, width=width * 2)
+
+
+def _car(scene: _Scenery, x: float, y: float, person: float) -> None:
+    s = person * 0.5
+    draw, lines = scene.draw, _lines(scene, person)
+    cabin = [(x - s * 0.75, y - s * 0.6), (x - s * 0.45, y - s), (x + s * 0.4, y - s), (x + s * 0.7, y - s * 0.6)]
+    draw.polygon(cabin, fill=_mix(scene.sky[1], scene.paper, 0.4), **lines)
+    draw.rounded_rectangle([x - s * 1.4, y - s * 0.62, x + s * 1.4, y - s * 0.18], s * 0.12, PAINT, **lines)
+    r = s * 0.2
+    for wx in (x - s * 0.85, x + s * 0.85):
+        draw.ellipse([wx - r, y - r * 2, wx + r, y], fill=scene.ink)
+
+
+def _dog(scene: _Scenery, x: float, y: float, person: float) -> None:
+    s = person * 0.35
+    draw, lines, width = scene.draw, _lines(scene, person), max(1, round(person / 50))
+    for lx in (-0.4, -0.25, 0.25, 0.4):
+        draw.line([(x + s * lx, y - s * 0.45), (x + s * lx, y)], fill=scene.ink, width=width)
+    draw.line([(x - s * 0.55, y - s * 0.6), (x - s * 0.8, y - s * 0.85)], fill=scene.ink, width=width)  # tail
+    draw.ellipse([x - s * 0.6, y - s * 0.75, x + s * 0.55, y - s * 0.35], fill=FUR, **lines)
+    draw.ellipse([x + s * 0.35, y - s * 1.0, x + s * 0.8, y - s * 0.6], fill=FUR, **lines)
+    draw.polygon([(x + s * 0.45, y - s * 0.95), (x + s * 0.5, y - s * 0.7), (x + s * 0.38, y - s * 0.75)],
+                 fill=_mix(FUR, scene.ink, 0.5))  # fmt: skip
+
+
+def _birds(scene: _Scenery, person: float) -> None:
+    """A few birds high in the sky, each a shallow V."""
+    pw, width = scene.size[0], max(1, round(person / 40))
+    for _ in range(scene.rng.randint(3, 5)):
+        bx, by, w = pw * scene.rng.uniform(0.1, 0.9), scene.horizon * scene.rng.uniform(0.1, 0.45), person * 0.13
+        scene.draw.line([(bx - w, by - w * 0.4), (bx, by), (bx + w, by - w * 0.4)], fill=scene.ink, width=width)
+
+
+def _bridge(scene: _Scenery, person: float) -> None:
+    """A stone arch bridge across the middle distance, its arch standing on the horizon."""
+    (pw, ph), draw = scene.size, scene.draw
+    x0, x1 = pw * 0.08, pw * 0.92
+    deck = scene.horizon - person * 0.55
+    thick = max(3, round(person * 0.08))
+    stone = _mix(scene.shade, scene.paper, 0.25)
+    draw.rectangle([x0, deck, x1, deck + thick], fill=stone)
+    draw.arc([x0, deck, x1, scene.horizon + (scene.horizon - deck)], 180, 360, fill=stone, width=thick)
+    for k in range(9):  # the railing's posts
+        px = x0 + (x1 - x0) * k / 8
+        draw.line([(px, deck), (px, deck - person * 0.12)], fill=stone, width=max(1, thick // 3))
+    draw.line([(x0, deck - person * 0.12), (x1, deck - person * 0.12)], fill=stone, width=max(1, thick // 3))
+
+
+PROP_DRAWINGS = {
+    Prop.boat: _boat,
+    Prop.clock: _clock,
+    Prop.lantern: _lantern,
+    Prop.key: _key,
+    Prop.book: _book,
+    Prop.umbrella: _umbrella,
+    Prop.candle: _candle,
+    Prop.bicycle: _bicycle,
+    Prop.car: _car,
+    Prop.dog: _dog,
+}
+
+
+SMALL_PROPS = frozenset({Prop.key, Prop.book, Prop.candle, Prop.lantern})
+
+
+def _draw_props(
+    scene: _Scenery, props: list[Prop], framing: Framing, stand: int, taken: list[float], indoors: bool
+) -> None:
+    """Props nobody in frame holds: birds in the sky, a bridge across the distance, lanterns hung above,
+    a wall clock indoors, a boat on the water; the rest on the ground, clear of the figures (``taken``:
+    their x as shares of the width). A close-up with nobody in it is an insert of the first prop."""
+    (pw, ph), rng = scene.size, scene.rng
+    if framing is Framing.close:
+        if props and not taken:
+            kind = props[0]
+            person = ph * 0.85
+            if kind is Prop.clock:
+                _clock_face(scene, pw / 2, ph / 2, ph * 0.36, person)
+            elif kind in PROP_DRAWINGS:
+                PROP_DRAWINGS[kind](scene, pw / 2, ph * 0.95, person * (2.5 if kind in SMALL_PROPS else 1.0))
+            elif kind is Prop.bird:
+                _birds(scene, person)
+            else:
+                _bridge(scene, person * 0.6)
+        return
+    person = ph * (0.3 if framing is Framing.wide else 0.5)
+    ground = min(ph * 0.97, stand + ph * 0.08 if framing is Framing.wide else stand + (ph - stand) * 0.6)
+    gap = 0.14 if framing is Framing.wide else 0.22
+    slots = [x + rng.uniform(-0.03, 0.03) for x in (0.68, 0.86, 0.14, 0.5, 0.32)]
+    free = [x for x in slots if all(abs(x - t) > gap for t in taken)] or slots
+    for kind in props:
+        if kind is Prop.bird:
+            if not indoors:
+                _birds(scene, person)
+        elif kind is Prop.bridge:
+            if not indoors:
+                _bridge(scene, person)
+        elif kind is Prop.lantern and not indoors:
+            for k in (0.2, 0.5, 0.8):  # hung on a line across the top
+                lx = pw * (k + rng.uniform(-0.04, 0.04))
+                scene.draw.line([(lx, 0), (lx, ph * 0.12)], fill=scene.ink, width=max(1, round(ph / 300)))
+                _lantern(scene, lx, ph * 0.12 + person * 0.18, person)
+        elif kind is Prop.clock and indoors:
+            _clock_face(scene, pw * free.pop(0), scene.horizon * 0.35, ph * 0.07, person)
+        elif kind is Prop.boat and stand > scene.horizon:  # on the sea, short of the shore
+            _boat(scene, pw * free.pop(0), scene.horizon + (stand - scene.horizon) * 0.8, person * 0.6)
+        else:  # small things larger than life, as on a held prop
+            PROP_DRAWINGS[kind](scene, pw * free.pop(0), ground, person * (1.5 if kind in SMALL_PROPS else 1.0))
+        if not free:
+            free = slots
+
+
+def _draw_held(scene: _Scenery, props: list[Prop], hands: list[tuple[float, float]], person: float) -> None:
+    """Props in a figure's hands, one a hand (x, y: where the hand is); drawn larger than life, as a
+    storyboard would, so a key still reads in a wide shot."""
+    person *= 1.5
+    for kind, (x, y) in zip(props, hands):
+        if kind is Prop.umbrella:
+            _umbrella(scene, x, y, person)
+        elif kind is Prop.lantern:
+            scene.draw.line([(x, y), (x, y + person * 0.03)], fill=scene.ink, width=max(1, round(person / 80)))
+            _lantern(scene, x, y + person * 0.03 + person * 0.18, person)
+        else:
+            PROP_DRAWINGS[kind](scene, x, y + person * 0.05, person)
+
+
 class StoryboardImage:
     """ImageBackend drawing a storyboard panel for a shot prompt."""
 
     backend_id = "storyboard"
-    model_id = "filmgen-storyboard-v3"
+    model_id = "filmgen-storyboard-v4"
 
     def __init__(self, styles: dict[str, StylePreset]) -> None:
         self.styles = styles
@@ -526,32 +754,34 @@ class StoryboardImage:
             stand = _draw_places(scenery, setting.places)
             draw.line([(0, horizon), (pw, horizon)], fill=_mix(sky[2], ink, 0.5), width=max(1, round(ph / 300)))
             _draw_weather(scenery, (0, 0, pw, ph), setting.weather)
-        self._draw_figures(draw, pw, ph, stand, prompt, ink, paper)
-        self._draw_guides(draw, pw, ph, prompt, ink, paper)
-        return panel
-
-    def _draw_figures(
-        self,
-        draw: ImageDraw.ImageDraw,
-        pw: int,
-        ph: int,
-        ground: int,
-        prompt: ShotPrompt,
-        ink: RGB,
-        paper: RGB,
-    ) -> None:
         framing = prompt.framing
         if framing is Framing.close:  # one face: whoever speaks, if anyone in frame does
             shown = sorted(prompt.characters, key=lambda c: c.name not in prompt.speakers)[:1]
         else:
             shown = prompt.characters[:MAX_FIGURES]
-        if not shown:
-            return
         # Rule of thirds: one figure on a third line, several spread around the centre.
         xs = [1 / 3] if len(shown) == 1 else [float(x) for x in np.linspace(0.25, 0.75, len(shown))]
+        # A close-up's face leaves no hands in frame: what its character holds is not drawn.
+        holders = set() if framing is Framing.close else {c.name for c in shown}
+        _draw_props(scenery, [p.kind for p in prompt.props if p.held_by not in holders], framing, stand, xs, indoors)
+        held = {name: [p.kind for p in prompt.props if p.held_by == name] for name in holders}
+        self._draw_figures(scenery, stand, prompt, list(zip(xs, shown)), held)
+        self._draw_guides(draw, pw, ph, prompt, ink, paper)
+        return panel
+
+    def _draw_figures(
+        self,
+        scene: _Scenery,
+        ground: int,
+        prompt: ShotPrompt,
+        shown: list[tuple[float, CharacterSheet]],
+        held: dict[str, list[Prop]],
+    ) -> None:
+        """The characters in frame (x as a share of the width), with what they hold in their hands."""
+        (pw, ph), draw, ink, paper, framing = scene.size, scene.draw, scene.ink, scene.paper, prompt.framing
         outline = max(1, round(ph / 250))
         label_font = _font(max(9, round(ph * 0.04)))
-        for fx, character in zip(xs, shown):
+        for fx, character in shown:
             colour = _rgb(character.colour)
             cx = pw * fx
             if framing is Framing.wide:  # small full body standing on the ground, name at the feet
@@ -564,15 +794,19 @@ class StoryboardImage:
                     leg = [(cx + side * fh * 0.06, body[3]), (cx + side * fh * 0.09, feet)]
                     draw.line(leg, fill=ink, width=outline * 3)
                 label_y = feet + ph * 0.015
+                person, hand_y, reach = fh, (body[1] + body[3]) / 2, fh * 0.24
             else:  # waist-up (medium) or head and shoulders (close), cut by the frame; name on the chest
                 head_r = ph * (0.1 if framing is Framing.medium else 0.2)
                 head_cy = ph * (0.38 if framing is Framing.medium else 0.42)
                 half = head_r * (2.0 if framing is Framing.medium else 2.3)
                 body = [cx - half, head_cy + head_r * 1.0, cx + half, ph + head_r * 3]
                 label_y = head_cy + head_r * 1.6
+                person, hand_y, reach = head_r * 7, head_cy + head_r * 3.2, half * 0.7
             radius = (body[2] - body[0]) * 0.3
             draw.rounded_rectangle(body, radius=radius, fill=colour, outline=ink, width=outline)
             _draw_head(draw, cx, head_cy, head_r, character.look, colour, ink, paper, outline)
+            hands = [(cx + reach, hand_y), (cx - reach, hand_y)]  # the first thing held goes in the right hand
+            _draw_held(scene, held.get(character.name, []), hands, person)
             if character.name in prompt.speakers:
                 bubble_r = min(max(head_r * 0.6, ph * 0.035), ph * 0.07)
                 _draw_speech_bubble(draw, cx + head_r * 0.9, head_cy - head_r * 0.8, bubble_r, ink, paper)
