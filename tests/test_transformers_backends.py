@@ -21,7 +21,7 @@ from filmgen_dagster.backends.llm_planner import LlmPlanner, PlanReplyError, par
 from filmgen_dagster.backends.mms_tts import MmsSpeech  # noqa: E402
 from filmgen_dagster.backends.musicgen import MusicGen  # noqa: E402
 from filmgen_dagster.backends.seq2seq_translator import Seq2SeqTranslator  # noqa: E402
-from filmgen_dagster.domain import Mood, Place, Setting, TimeOfDay  # noqa: E402
+from filmgen_dagster.domain import Mood, Place, Prop, Setting, ShotProp, TimeOfDay  # noqa: E402
 from filmgen_dagster.errors import ModelLoadError  # noqa: E402
 from filmgen_dagster.keys import shot_key  # noqa: E402
 from filmgen_dagster.story_format import load_story  # noqa: E402
@@ -159,6 +159,7 @@ def test_llm_planner_reprompts_with_the_error_then_converts_the_plan(
     planner = LlmPlanner(model=str(models / "planner"), device="cpu")
     scenes = [{"mood": "calm", "shots": [_shot(), _shot(duration_s=0.5, source_line=999)]} for _ in story.scenes]
     scenes[0]["setting"] = {"time_of_day": "dusk", "places": ["water"]}  # the second scene leaves it to the text
+    scenes[0]["shots"][1]["visual"] = "She lifts it to the light."
     replies = iter(["Sure! {not json", json.dumps({"scenes": scenes})])
     prompts: list[list[dict[str, str]]] = []
 
@@ -178,6 +179,9 @@ def test_llm_planner_reprompts_with_the_error_then_converts_the_plan(
     assert plan.scenes[0].setting == Setting(time_of_day=TimeOfDay.dusk, places=[Place.water])
     # "INT. PRIYA'S KITCHEN - LATER": indoors, at the time of day the model gave the scene before.
     assert plan.scenes[1].setting == Setting(time_of_day=TimeOfDay.dusk, places=[Place.interior])
+    # Props are read from each shot's own words, as the rules planner reads them; "it" is the lantern.
+    assert plan.shots[0].props == [ShotProp(kind=Prop.lantern)]
+    assert plan.shots[1].props == [ShotProp(kind=Prop.lantern, carried=True)]
 
 
 def test_missing_model_folder_is_one_clear_line(tmp_path: Path) -> None:
