@@ -65,4 +65,3 @@ def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotProm
         speakers=list(dict.fromkeys(line.speaker for line in shot.narration.get("en", []) if line.speaker)),
         props=shot.props,
     )
-

@@ -213,8 +213,8 @@ def shot_props(text: str, characters: list[str], previous: list[ShotProp]) -> li
 
     props = [ShotProp(kind=prop, held_by=holder(at) if prop in HANDHELD_PROPS else None) for at, prop in named]
     if previous and _IT.search(text) and previous[0].kind not in {prop.kind for prop in props}:
-        holder = previous[0].held_by if previous[0].held_by in characters else None
-        props.insert(0, previous[0].model_copy(update={"held_by": holder, "carried": True}))
+        kept_by = previous[0].held_by if previous[0].held_by in characters else None
+        props.insert(0, previous[0].model_copy(update={"held_by": kept_by, "carried": True}))
     return props[:MAX_PROPS]
 
 

@@ -103,8 +103,8 @@ def _partials(partials: list[tuple[float, float, float]], n: int) -> np.ndarray:
     into a factor of the block's start and one of the offset:
     a e^(-d kB) sin(w kB) * e^(-d tau) cos(w tau) + a e^(-d kB) cos(w kB) * e^(-d tau) sin(w tau).
     So the whole sum is one (blocks x 2P) @ (2P x B) matrix product, and sines and exponentials are taken
-    for one block and the block starts only (in float64), not for every sample of every partial: the score
-    costs ~20x less than sin() over a (partials x n) grid.
+    for one block and the block starts only (in float64), not for every sample of every partial: a pad chord
+    costs 7x less than sin() over a (partials x n) grid, a pluck 12x, and the sum is exact to ~1e-6.
     """
     f, a, d = (np.asarray(col, np.float64) for col in zip(*partials))
     w, decay = 2 * np.pi * f / SAMPLE_RATE, d / SAMPLE_RATE  # per sample
