@@ -90,6 +90,13 @@ class ShotProp(BaseModel):
     carried: bool = Field(default=False, description="kept from the shot before: this shot's text says 'it'")
 
 
+class Extra(BaseModel):
+    """Someone a shot shows without a name."""
+
+    label: str = Field(description="what the story calls them, e.g. 'little girl'")
+    description: str = Field(description="the words that describe them, e.g. 'a little girl in a red dress'")
+
+
 class Setting(BaseModel):
     """Where and when a scene happens, as far as the story says; what it does not say stays unset."""
 
@@ -150,6 +157,7 @@ class Shot(BaseModel):
     planned_duration_s: float
     characters: list[str] = []
     props: list[ShotProp] = Field(default_factory=list, description="in the order the shot's text names them")
+    extras: list[Extra] = Field(default_factory=list, description="people the shot's text mentions without a name")
     framing: Framing
     camera: CameraMove
     mood: Mood
@@ -284,6 +292,7 @@ class ShotPrompt(BaseModel):
     setting: Setting = Field(default_factory=Setting)
     speakers: list[str] = Field(default_factory=list, description="characters who speak lines in the shot")
     props: list[ShotProp] = Field(default_factory=list)
+    extras: list[Extra] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- media records

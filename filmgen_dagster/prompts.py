@@ -64,4 +64,5 @@ def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotProm
         setting=scene.setting,
         speakers=list(dict.fromkeys(line.speaker for line in shot.narration.get("en", []) if line.speaker)),
         props=shot.props,
+        extras=shot.extras,
     )

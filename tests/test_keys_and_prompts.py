@@ -69,5 +69,6 @@ def test_shot_prompt_names_what_its_text_calls_it():
     # "He set it on the rain-filled street ...": a diffusion model is told "it" is the boat of the shot before.
     assert "the sleeping dog, with a boat, in the rain" in second.prompt
     assert second.props == plan.shots[1].props
+    assert build_shot_prompt(plan, plan.shots[4], bible).extras == plan.shots[4].extras  # "a little girl"
     # A prop the shot's own text names is not said twice.
     assert "paper boat" in first.prompt and "with a boat" not in first.prompt

@@ -6,9 +6,10 @@ from filmgen_dagster.backends.rules_planner import (
     MIN_SHOT_S,
     RuleBasedPlanner,
     detect_mood,
+    shot_extras,
     shot_props,
 )
-from filmgen_dagster.domain import Framing, Mood, Place, Prop, Setting, ShotProp, TimeOfDay, Weather
+from filmgen_dagster.domain import Extra, Framing, Mood, Place, Prop, Setting, ShotProp, TimeOfDay, Weather
 from filmgen_dagster.keys import film_of_shot, slugify
 from filmgen_dagster.story_format import load_story
 
@@ -89,6 +90,20 @@ def test_a_shot_that_says_it_keeps_the_previous_shots_first_prop_across_scene_cu
     assert shot_props("The wind rose.", ["Mira"], held) == []
     assert shot_props("She raised it.", ["Mira"], held)[0].held_by == "Mira"
     assert shot_props("It swung.", [], held)[0].held_by is None
+
+
+def test_people_a_shot_shows_without_a_name_are_found_and_characters_are_not_found_twice():
+    # "Then it came out into the sunlight, spinning, and a little girl caught it and laughed."
+    assert plan("paper-boat.txt").shots[4].extras == [Extra(label="little girl", description="a little girl")]
+    # "A STRANGER, a tall man in a grey coat, watches from the shadows.": the man is the Stranger.
+    assert all(not shot.extras for shot in plan("night-market.fountain").shots)
+    text = "An old fisherman waves to the man's son and a little girl in a red dress. The woman laughs at the girl."
+    assert shot_extras(text, {"Mira": "a ten-year-old girl"}) == [
+        Extra(label="old fisherman", description="An old fisherman"),
+        Extra(label="woman", description="The woman"),
+    ]
+    assert [extra.description for extra in shot_extras(text, {})][1] == "a little girl in a red dress"
+    assert shot_extras("A snowman and the postman stood by the manger.", {}) == []
 
 
 def test_each_scene_has_the_time_weather_and_places_its_text_names(tmp_path):

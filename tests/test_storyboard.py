@@ -8,11 +8,12 @@ import pytest
 from PIL import Image, ImageColor
 
 from filmgen_dagster.backends.base import ImageBackend, picture_box
-from filmgen_dagster.backends.storyboard import LAMPLIGHT, StoryboardImage
+from filmgen_dagster.backends.storyboard import EXTRA_COLOUR, LAMPLIGHT, StoryboardImage
 from filmgen_dagster.looks import COLOURS, character_look
 from filmgen_dagster.domain import (
     CameraMove,
     CharacterSheet,
+    Extra,
     Framing,
     Mood,
     Place,
@@ -273,3 +274,15 @@ def test_a_close_up_of_nobody_is_an_insert_of_the_prop_and_a_face_hides_what_it_
     face = make_prompt(framing=Framing.close, characters=[ASHA])
     holding = face.model_copy(update={"props": [ShotProp(kind=Prop.lantern, held_by="Asha")]})
     assert np.array_equal(picture(face), picture(holding))
+
+
+def test_someone_without_a_name_is_drawn_as_their_words_say_and_labelled() -> None:
+    girl = Extra(label="little girl", description="a little girl in a red dress")
+    fisherman = Extra(label="old fisherman", description="an old fisherman")
+    panel = picture(make_prompt(characters=[], extras=[girl, fisherman]))
+    red, grey = coloured(panel, COLOURS["red"]), coloured(panel, EXTRA_COLOUR)
+    assert red.any() and grey.any()
+    assert red.any(axis=1).sum() < 0.75 * grey.any(axis=1).sum()  # the little girl stands shorter
+    # Unnamed people come after the characters, and a close-up shows a character's face first.
+    close = picture(make_prompt(framing=Framing.close, characters=[ASHA], extras=[fisherman]))
+    assert coloured(close, ASHA.colour).mean() > 0.05 and not coloured(close, EXTRA_COLOUR).any()

@@ -34,7 +34,8 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     )
     rows = "\n".join(
         f"| {s.key} | {s.framing.value} | {s.camera.value} | {s.mood.value} | {s.planned_duration_s:.1f} "
-        f"| {', '.join(s.characters)} | {', '.join(prop.kind.value for prop in s.props)} | {_cell(s.visual[:60])} |"
+        f"| {', '.join([*s.characters, *(f'({extra.label})' for extra in s.extras)])} "
+        f"| {', '.join(prop.kind.value for prop in s.props)} | {_cell(s.visual[:60])} |"
         for s in plan.shots
     )
     return dg.MaterializeResult(

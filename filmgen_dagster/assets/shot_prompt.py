@@ -29,6 +29,7 @@ def shot_prompt(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Mate
                 prop.kind.value + (f" (held by {prop.held_by})" if prop.held_by else "") for prop in prompt.props
             )
             or "none",
+            "people without a name": ", ".join(extra.description for extra in prompt.extras) or "none",
             "framing": prompt.framing.value,
             "camera": prompt.camera.value,
         }

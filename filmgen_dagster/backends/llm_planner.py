@@ -19,6 +19,7 @@ from filmgen_dagster.backends.rules_planner import (
     RuleBasedPlanner,
     clamp_shot_seconds,
     scene_setting,
+    shot_extras,
     shot_props,
 )
 from filmgen_dagster.backends.torch_common import load_model, model_id, resolve_device, resolve_dtype
@@ -227,6 +228,7 @@ class LlmPlanner:
             ]
             for shot in shots:  # read from the shot's own words, as the rules planner does
                 shot.props = props = shot_props(shot.visual, shot.characters, props)
+                shot.extras = shot_extras(shot.visual, story.characters)
             setting = scene.setting or scene_setting(source, scenes[-1].setting if scenes else None)
             scenes.append(Scene(number=number, heading=source.heading, mood=scene.mood, setting=setting, shots=shots))
         return FilmPlan.for_story(story, film_key, fps, width, height, self.backend_id, scenes)

@@ -8,6 +8,7 @@ from collections import Counter
 from filmgen_dagster.domain import (
     HANDHELD_PROPS,
     CameraMove,
+    Extra,
     FilmPlan,
     Framing,
     Mood,
@@ -94,6 +95,20 @@ PROP_WORDS: dict[Prop, re.Pattern[str]] = {
     Prop.bird: _words("bird", "gull", "seagull", "crow", "pigeon", "sparrow", "owl", "parrot"),
 }
 MAX_PROPS = 3
+# People a shot may show without naming them: "a little girl", "the old fisherman".
+PERSON_NOUNS = (
+    "girl", "boy", "child", "kid", "baby", "man", "woman", "stranger", "fisherman", "sailor", "soldier",
+    "guard", "farmer", "teacher", "doctor", "king", "queen", "prince", "princess", "mother", "father",
+    "grandmother", "grandfather", "policeman", "merchant", "beggar", "priest", "monk", "vendor", "traveller",
+)  # fmt: skip
+# A determiner, up to two words, the noun (not "the man's"), then what they wear or carry up to the next
+# punctuation ("a little girl in a red dress").
+_PERSON = re.compile(
+    rf"\b(?:a|an|the|one)\s+((?:[a-z]+[\s-]+){{0,2}}?({'|'.join(PERSON_NOUNS)}))\b(?!['’]s\b)"
+    r"((?:\s+(?:in|with|wearing)\b[^,.;:!?]*)?)",
+    re.IGNORECASE,
+)
+MAX_EXTRAS = 2
 _IT = re.compile(r"\bit\b", re.IGNORECASE)
 
 # Screenplay sluglines: INT. is inside; LATER, CONTINUOUS or SAME keep the time of day of the scene before.
@@ -218,6 +233,19 @@ def shot_props(text: str, characters: list[str], previous: list[ShotProp]) -> li
     return props[:MAX_PROPS]
 
 
+def shot_extras(text: str, characters: dict[str, str]) -> list[Extra]:
+    """People the text mentions without a name ("a little girl caught it"), at most MAX_EXTRAS. A noun
+    that a character's name or description uses is that character, not someone new: in "A STRANGER, a
+    tall man in a grey coat" the man is the Stranger."""
+    known = {word for name, about in characters.items() for word in re.findall(r"[a-z]+", f"{name} {about}".lower())}
+    extras: dict[str, Extra] = {}
+    for match in _PERSON.finditer(text):
+        label = match[1].lower()
+        if match[2].lower() not in known and label not in extras:
+            extras[label] = Extra(label=label, description=" ".join(match[0].split()))
+    return list(extras.values())[:MAX_EXTRAS]
+
+
 def _present(text: str, names: list[str], previous: list[str]) -> list[str]:
     """Characters in a shot: those it names; if it names nobody but says "he", "she" or "they", the
     previous shot's (in `"It counts the tides," he said.` the keeper who spoke is still in frame)."""
@@ -248,6 +276,7 @@ class RuleBasedPlanner:
                 spoken = " ".join(line.text for line in narration.get("en", []))
                 seconds = spoken_seconds(spoken) if spoken else len(visual.split()) / READING_WORDS_PER_SECOND
                 props = shot_props(visual, characters, props)
+                extras = shot_extras(visual, story.characters)
                 shots.append(
                     Shot(
                         key=shot_key(film_key, scene_number, number),
@@ -258,6 +287,7 @@ class RuleBasedPlanner:
                         planned_duration_s=clamp_shot_seconds(seconds + 0.8),
                         characters=characters,
                         props=props,
+                        extras=extras,
                         framing=framing,
                         camera=camera,
                         mood=mood,

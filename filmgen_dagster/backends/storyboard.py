@@ -20,6 +20,7 @@ from filmgen_dagster.domain import (
     CameraMove,
     CharacterLook,
     CharacterSheet,
+    Extra,
     Framing,
     Mood,
     Place,
@@ -31,7 +32,7 @@ from filmgen_dagster.domain import (
     TimeOfDay,
     Weather,
 )
-from filmgen_dagster.looks import COLOURS
+from filmgen_dagster.looks import COLOURS, character_look
 
 RGB = tuple[int, int, int]
 
@@ -682,6 +683,16 @@ def _draw_held(scene: _Scenery, props: list[Prop], hands: list[tuple[float, floa
             PROP_DRAWINGS[kind](scene, x, y + person * 0.05, person)
 
 
+EXTRA_COLOUR = "#948b7e"  # someone without a name: a quiet warm grey, unless their words give a colour
+
+
+def _extra(extra: Extra) -> CharacterSheet:
+    """Someone the shot shows without a name, drawn like a character and labelled as the story calls them."""
+    look = character_look(extra.description)
+    colour = COLOURS[look.coat] if look.coat else EXTRA_COLOUR
+    return CharacterSheet(name=extra.label, description=extra.description, seed=0, colour=colour, voice="", look=look)
+
+
 class StoryboardImage:
     """ImageBackend drawing a storyboard panel for a shot prompt."""
 
@@ -755,10 +766,11 @@ class StoryboardImage:
             draw.line([(0, horizon), (pw, horizon)], fill=_mix(sky[2], ink, 0.5), width=max(1, round(ph / 300)))
             _draw_weather(scenery, (0, 0, pw, ph), setting.weather)
         framing = prompt.framing
+        people = [*prompt.characters, *(_extra(extra) for extra in prompt.extras)]
         if framing is Framing.close:  # one face: whoever speaks, if anyone in frame does
-            shown = sorted(prompt.characters, key=lambda c: c.name not in prompt.speakers)[:1]
+            shown = sorted(people, key=lambda c: c.name not in prompt.speakers)[:1]
         else:
-            shown = prompt.characters[:MAX_FIGURES]
+            shown = people[:MAX_FIGURES]
         # Rule of thirds: one figure on a third line, several spread around the centre.
         xs = [1 / 3] if len(shown) == 1 else [float(x) for x in np.linspace(0.25, 0.75, len(shown))]
         # A close-up's face leaves no hands in frame: what its character holds is not drawn.
