@@ -102,10 +102,10 @@ PERSON_NOUNS = (
     "grandmother", "grandfather", "policeman", "merchant", "beggar", "priest", "monk", "vendor", "traveller",
 )  # fmt: skip
 # A determiner, up to two words, the noun (not "the man's"), then what they wear or carry up to the next
-# punctuation ("a little girl in a red dress").
+# punctuation, a few words at most ("a little girl in a red dress").
 _PERSON = re.compile(
     rf"\b(?:a|an|the|one)\s+((?:[a-z]+[\s-]+){{0,2}}?({'|'.join(PERSON_NOUNS)}))\b(?!['’]s\b)"
-    r"((?:\s+(?:in|with|wearing)\b[^,.;:!?]*)?)",
+    r"((?:\s+(?:in|with|wearing)\b[^,.;:!?]{0,60})?)",
     re.IGNORECASE,
 )
 MAX_EXTRAS = 2
