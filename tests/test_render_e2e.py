@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -188,6 +189,23 @@ def test_rerender_reuses_work_and_is_byte_identical(rendered):
     assert [s.outputs for s in second.shots] == [s.outputs for s in manifest.shots]
     clip_events = env.instance().fetch_materializations(dg.AssetKey("clip"), limit=1).records
     assert clip_events[0].asset_materialization.metadata["cached"].value is True
+    # Each asset's data version is its record's content hash: the re-render made the same versions again,
+    # so Dagster keeps everything downstream in sync.
+    film, shot = "the-night-market", "the-night-market__s01-01"
+    versions = {}
+    for asset, partition in (
+        *((asset, film) for asset in (*FILM_SETUP_ASSETS, *FILM_ASSEMBLY_ASSETS)),
+        *((asset, shot) for asset in SHOT_ASSETS),
+    ):
+        records = env.instance().fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=2
+        ).records
+        first_and_again = {record.asset_materialization.tags["dagster/data_version"] for record in records}
+        assert len(records) == 2 and len(first_and_again) == 1, asset
+        versions[asset] = first_and_again.pop()
+    clip_record = (env.media / "records" / "clip" / f"{shot}.json").read_bytes()
+    assert versions["clip"] == hashlib.sha256(clip_record).hexdigest()[:16]
+    assert len(set(versions.values())) == len(versions)  # a version says what was made, not when
 
 
 def test_soundtrack_level_check_is_measured_once_and_kept(rendered):

@@ -173,9 +173,10 @@ def _clip(
         seed=seeded.seed,
         attempts=attempts,
     )
-    media.write_record("clip", key, record)
+    version = media.write_record("clip", key, record)
     preview = base64.b64encode(_preview(media, video_ref, samples, plan.fps)).decode()
     return dg.MaterializeResult(
+        data_version=version,
         metadata={
             "preview": dg.MetadataValue.md(f"![{key}](data:image/gif;base64,{preview})"),
             "path": dg.MetadataValue.path(str(media.local_path(video_ref))),

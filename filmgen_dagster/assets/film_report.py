@@ -114,13 +114,14 @@ def film_report(context: dg.AssetExecutionContext, media: MediaStore, studio: Fi
         contact_sheet=sheet_ref,
     )
     manifest_ref = media.put_bytes(manifest.model_dump_json(indent=2).encode(), ".json")
-    media.write_record("film_report", film_key, manifest)
+    version = media.write_record("film_report", film_key, manifest)
     preview = Image.open(io.BytesIO(sheet))
     preview.thumbnail((640, 640))
     buffer = io.BytesIO()
     preview.convert("RGB").save(buffer, format="JPEG", quality=75)
     missing = "\n".join(f"- [{lang}] {line}" for lang, lines in narration.missing_lines.items() for line in lines)
     return dg.MaterializeResult(
+        data_version=version,
         metadata={
             "manifest": dg.MetadataValue.path(str(media.local_path(manifest_ref))),
             "contact_sheet": dg.MetadataValue.path(str(media.local_path(sheet_ref))),

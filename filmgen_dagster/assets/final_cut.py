@@ -80,8 +80,9 @@ def final_cut(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
     record = FinalCutRecord(
         film_key=film_key, video=film_ref, duration_s=info.duration_s, languages=list(narration.tracks)
     )
-    media.write_record("final_cut", film_key, record)
+    version = media.write_record("final_cut", film_key, record)
     return dg.MaterializeResult(
+        data_version=version,
         metadata={
             "path": dg.MetadataValue.path(str(media.local_path(film_ref))),
             "sha256": film_ref.digest,

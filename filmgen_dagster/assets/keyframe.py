@@ -106,9 +106,10 @@ def _keyframe(
         clip_score=clip_score,
         attempts=attempts,
     )
-    media.write_record("keyframe", key, record)
+    version = media.write_record("keyframe", key, record)
     scores = {} if clip_score is None else {"clip_score": clip_score}
     return dg.MaterializeResult(
+        data_version=version,
         metadata={
             **scores,
             "preview": dg.MetadataValue.md(

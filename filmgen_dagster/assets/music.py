@@ -63,8 +63,9 @@ def _music(
         backend=composer.backend_id,
         model_id=composer.model_id,
     )
-    media.write_record("music", film_key, record)
+    version = media.write_record("music", film_key, record)
     return dg.MaterializeResult(
+        data_version=version,
         metadata={
             "path": dg.MetadataValue.path(str(media.local_path(score_ref))),
             "duration_s": round(record.duration_s, 3),

@@ -54,10 +54,12 @@ def narration(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
         sample_rate=SAMPLE_RATE,
         missing_lines={lang: lines for lang, lines in missing.items() if lines},
     )
-    media.write_record("narration", film_key, record)
+    version = media.write_record("narration", film_key, record)
     if record.missing_lines:
         context.log.warning(
             "Lines with no text (silent in that language's track): "
             + "; ".join(f"{lang}: {len(lines)}" for lang, lines in record.missing_lines.items())
         )
-    return dg.MaterializeResult(metadata={"duration_s": round(start, 3), "shots": len(timeline), **metadata})
+    return dg.MaterializeResult(
+        metadata={"duration_s": round(start, 3), "shots": len(timeline), **metadata}, data_version=version
+    )

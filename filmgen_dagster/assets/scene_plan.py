@@ -24,7 +24,7 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     output = studio.profile(reg.profile).output
     plan = profile_backends.planner.plan(parsed, film_key, output.fps, output.width, output.height)
     translated = _translate_missing(plan, profile_backends.translator) if profile_backends.translator else 0
-    media.write_record("scene_plan", film_key, plan)
+    version = media.write_record("scene_plan", film_key, plan)
     scene_rows = "\n".join(
         f"| {scene.number} | {_cell(scene.heading)} | {scene.mood.value} "
         f"| {scene.setting.time_of_day.value if scene.setting.time_of_day else ''} "
@@ -39,6 +39,7 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
         for s in plan.shots
     )
     return dg.MaterializeResult(
+        data_version=version,
         metadata={
             "scenes": len(plan.scenes),
             "shots": len(plan.shots),

@@ -76,7 +76,7 @@ def _shot_narration(
         backend=speech.backend_id,
         model_id=speech.model_id,
     )
-    media.write_record("shot_narration", key, record)
+    version = media.write_record("shot_narration", key, record)
     metadata: dict = {
         "final_duration_s": round(record.final_duration_s, 3),
         "planned_duration_s": shot.planned_duration_s,
@@ -91,4 +91,4 @@ def _shot_narration(
         metadata[f"{language}_text"] = " ".join(line.text for line in shot.narration.get(language, [])) or "(none)"
         if take.audio:
             metadata[f"{language}_path"] = dg.MetadataValue.path(str(media.local_path(take.audio)))
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata, data_version=version)

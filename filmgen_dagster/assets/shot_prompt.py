@@ -17,8 +17,9 @@ def shot_prompt(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Mate
     key = context.partition_key
     plan = plan_for_shot(media, key)
     prompt = build_shot_prompt(plan, plan.shot(key), bible_for_shot(media, key))
-    media.write_record("shot_prompt", key, prompt)
+    version = media.write_record("shot_prompt", key, prompt)
     return dg.MaterializeResult(
+        data_version=version,
         metadata={
             "prompt": prompt.prompt,
             "negative_prompt": prompt.negative_prompt,

@@ -63,10 +63,11 @@ def soundtrack(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     tracks = {lang: take.audio for lang, take in takes.items()}
     gaps = {lang: take.narration_over_music_db for lang, take in takes.items()}
     low, high = studio.backends(registration(media, film_key).profile).profile.quality.narration_over_music_db
-    media.write_record(
+    version = media.write_record(
         "soundtrack", film_key, SoundtrackRecord(film_key=film_key, tracks=tracks, duration_s=narration.duration_s)
     )
     return dg.MaterializeResult(
+        data_version=version,
         metadata={
             **{
                 f"{LANGUAGE_NAMES[lang].lower()}_path": dg.MetadataValue.path(str(media.local_path(ref)))

@@ -43,8 +43,9 @@ def style_bible(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Mate
         base_seed=stable_seed(film_key),
         characters=characters,
     )
-    media.write_record("style_bible", film_key, bible)
+    version = media.write_record("style_bible", film_key, bible)
     return dg.MaterializeResult(
+        data_version=version,
         metadata={
             "style": bible.style.name,
             "base_seed": bible.base_seed,

@@ -29,5 +29,6 @@ def subtitles(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
         metadata[f"{language}_cues"] = len(cues)
         metadata[f"{language}_srt"] = dg.MetadataValue.path(str(media.local_path(srt[language])))
         metadata[f"{language}_vtt"] = dg.MetadataValue.path(str(media.local_path(vtt[language])))
-    media.write_record("subtitles", film_key, SubtitleRecord(film_key=film_key, srt=srt, vtt=vtt, cues=counts))
-    return dg.MaterializeResult(metadata=metadata)
+    record = SubtitleRecord(film_key=film_key, srt=srt, vtt=vtt, cues=counts)
+    version = media.write_record("subtitles", film_key, record)
+    return dg.MaterializeResult(metadata=metadata, data_version=version)

@@ -220,9 +220,13 @@ class MediaStore(dg.ConfigurableResource):
     def _record_key(kind: str, key: str) -> str:
         return f"records/{_checked(kind)}/{_checked(key)}.json"
 
-    def write_record(self, kind: str, key: str, record: BaseModel) -> None:
+    def write_record(self, kind: str, key: str, record: BaseModel) -> dg.DataVersion:
+        """Store the record; return its data version for the asset that wrote it (the start of its SHA-256),
+        so a materialization with identical content leaves the assets downstream of it in sync."""
+        data = record.model_dump_json(indent=1).encode()
         with self._writing(self._record_key(kind, key)):
-            self.storage().put_bytes(self._record_key(kind, key), record.model_dump_json(indent=1).encode())
+            self.storage().put_bytes(self._record_key(kind, key), data)
+        return dg.DataVersion(hashlib.sha256(data).hexdigest()[:16])
 
     def delete_record(self, kind: str, key: str) -> None:
         self.storage().delete(self._record_key(kind, key))
