@@ -95,6 +95,7 @@ class Extra(BaseModel):
 
     label: str = Field(description="what the story calls them, e.g. 'little girl'")
     description: str = Field(description="the words that describe them, e.g. 'a little girl in a red dress'")
+    count: int = Field(default=1, description="how many to draw: a group ('the villagers') is three")
 
 
 class Setting(BaseModel):

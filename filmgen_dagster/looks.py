@@ -33,8 +33,8 @@ _WORN = {
     for part, words in GARMENTS.items()
 }
 _CHILD = re.compile(
-    r"\b(?:child|kid|toddler|baby|little (?:girl|boy)|(?:\d|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten"
-    r"|eleven|twelve)-year-old)\b",
+    r"\b(?:child|children|kids?|toddler|baby|little (?:girl|boy)"
+    r"|(?:\d|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)-year-old)\b",
     re.IGNORECASE,
 )
 _TALL = re.compile(r"\b(?:tall|towering|giant)\b", re.IGNORECASE)

@@ -104,6 +104,9 @@ def test_people_a_shot_shows_without_a_name_are_found_and_characters_are_not_fou
     ]
     assert [extra.description for extra in shot_extras(text, {})][1] == "a little girl in a red dress"
     assert shot_extras("A snowman and the postman stood by the manger.", {}) == []
+    # A group is drawn as three: "the villagers", "a crowd of children".
+    groups = shot_extras("The villagers gathered while a crowd of children ran.", {})
+    assert [(extra.label, extra.count) for extra in groups] == [("villagers", 3), ("children", 3)]
 
 
 def test_each_scene_has_the_time_weather_and_places_its_text_names(tmp_path):

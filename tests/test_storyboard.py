@@ -267,7 +267,8 @@ def test_what_a_character_holds_is_in_their_hand() -> None:
 def test_a_close_up_of_nobody_is_an_insert_of_the_prop_and_a_face_hides_what_it_holds() -> None:
     empty = picture(make_prompt(framing=Framing.close, characters=[]))
     insert = picture(make_prompt(framing=Framing.close, characters=[], props=[ShotProp(kind=Prop.clock)]))
-    centre = (slice(insert.shape[0] // 3, 2 * insert.shape[0] // 3), slice(insert.shape[1] // 3, 2 * insert.shape[1] // 3))
+    h, w = insert.shape[:2]
+    centre = (slice(h // 3, 2 * h // 3), slice(w // 3, 2 * w // 3))
     paper = ImageColor.getrgb(STYLES["cinematic"].paper)
     assert np.all(insert[centre] == paper, axis=-1).mean() > 0.4  # the clock face fills the middle
     assert not np.all(empty[centre] == paper, axis=-1).any()
@@ -286,3 +287,9 @@ def test_someone_without_a_name_is_drawn_as_their_words_say_and_labelled() -> No
     # Unnamed people come after the characters, and a close-up shows a character's face first.
     close = picture(make_prompt(framing=Framing.close, characters=[ASHA], extras=[fisherman]))
     assert coloured(close, ASHA.colour).mean() > 0.05 and not coloured(close, EXTRA_COLOUR).any()
+    # A group is three figures.
+    one, group = (
+        coloured(picture(make_prompt(characters=[], extras=[girl.model_copy(update={"count": n})])), COLOURS["red"])
+        for n in (1, 3)
+    )
+    assert 2.5 < group.sum() / one.sum() < 3.5

@@ -686,11 +686,15 @@ def _draw_held(scene: _Scenery, props: list[Prop], hands: list[tuple[float, floa
 EXTRA_COLOUR = "#948b7e"  # someone without a name: a quiet warm grey, unless their words give a colour
 
 
-def _extra(extra: Extra) -> CharacterSheet:
-    """Someone the shot shows without a name, drawn like a character and labelled as the story calls them."""
+def _extras(extra: Extra) -> list[CharacterSheet]:
+    """People the shot shows without a name, drawn like characters; the first of a group is labelled as the
+    story calls them, the others not at all."""
     look = character_look(extra.description)
     colour = COLOURS[look.coat] if look.coat else EXTRA_COLOUR
-    return CharacterSheet(name=extra.label, description=extra.description, seed=0, colour=colour, voice="", look=look)
+    return [
+        CharacterSheet(name=name, description=extra.description, seed=0, colour=colour, voice="", look=look)
+        for name in [extra.label, *[""] * (extra.count - 1)]
+    ]
 
 
 class StoryboardImage:
@@ -766,7 +770,7 @@ class StoryboardImage:
             draw.line([(0, horizon), (pw, horizon)], fill=_mix(sky[2], ink, 0.5), width=max(1, round(ph / 300)))
             _draw_weather(scenery, (0, 0, pw, ph), setting.weather)
         framing = prompt.framing
-        people = [*prompt.characters, *(_extra(extra) for extra in prompt.extras)]
+        people = [*prompt.characters, *(person for extra in prompt.extras for person in _extras(extra))]
         if framing is Framing.close:  # one face: whoever speaks, if anyone in frame does
             shown = sorted(people, key=lambda c: c.name not in prompt.speakers)[:1]
         else:
@@ -822,6 +826,8 @@ class StoryboardImage:
             if character.name in prompt.speakers:
                 bubble_r = min(max(head_r * 0.6, ph * 0.035), ph * 0.07)
                 _draw_speech_bubble(draw, cx + head_r * 0.9, head_cy - head_r * 0.8, bubble_r, ink, paper)
+            if not character.name:  # one of a group whose first member carries the label
+                continue
             name = _fit(draw, character.name, label_font, pw / max(len(shown), 2) * 0.9)
             tw = draw.textlength(name, font=label_font)
             pad = label_font.size * 0.25
