@@ -45,3 +45,8 @@ def character_look(description: str) -> CharacterLook:
     worn = {part: match[1].lower() for part, words in _WORN.items() if (match := words.search(description))}
     stature = CHILD_STATURE if _CHILD.search(description) else TALL_STATURE if _TALL.search(description) else 1.0
     return CharacterLook(stature=stature, **worn)
+
+
+def worn_colour(look: CharacterLook, fallback: str) -> str:
+    """The colour a figure is drawn in: their coat's, if their description gives one, else ``fallback``."""
+    return COLOURS[look.coat] if look.coat else fallback

@@ -4,7 +4,7 @@ from filmgen_dagster.backends.espeak import VOICE_VARIANTS
 from filmgen_dagster.domain import CharacterLook, CharacterSheet, Story, StyleBible
 from filmgen_dagster.film_records import require
 from filmgen_dagster.keys import stable_seed
-from filmgen_dagster.looks import COLOURS, character_look
+from filmgen_dagster.looks import character_look, worn_colour
 from filmgen_dagster.partitions import films
 from filmgen_dagster.prompts import load_styles
 from filmgen_dagster.resources.media_store import MediaStore
@@ -32,7 +32,7 @@ def style_bible(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Mate
                 name=name,
                 description=description or f"a character named {name}",
                 seed=stable_seed(film_key, "character", name),
-                colour=COLOURS[look.coat] if look.coat else CHARACTER_COLOURS[index % len(CHARACTER_COLOURS)],
+                colour=worn_colour(look, CHARACTER_COLOURS[index % len(CHARACTER_COLOURS)]),
                 voice=VOICE_VARIANTS[index % len(VOICE_VARIANTS)],
                 look=look,
             )

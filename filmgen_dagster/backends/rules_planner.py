@@ -101,15 +101,15 @@ PERSON_NOUNS = (
     "guard", "farmer", "teacher", "doctor", "king", "queen", "prince", "princess", "mother", "father",
     "grandmother", "grandfather", "policeman", "merchant", "beggar", "priest", "monk", "vendor", "traveller",
 )  # fmt: skip
-# A determiner, up to two words, the noun (not "the man's"), then what they wear or carry up to the next
-# punctuation, a few words at most ("a little girl in a red dress").
-# ... and groups, drawn as three: "the villagers", "two fishermen", "a crowd of children".
+# ... and groups of them, drawn as three: "the villagers", "two fishermen", "a crowd of children".
 GROUP_NOUNS = (
     "children", "people", "villagers", "crowd", "men", "women", "boys", "girls", "kids", "soldiers", "guards",
     "sailors", "fishermen", "farmers", "travellers", "monks", "merchants", "vendors",
 )  # fmt: skip
 GROUP_SIZE = 3
 _DETERMINERS = r"a crowd of|a group of|a few|an|a|the|one|two|three|four|five|some|many|several"
+# A determiner, up to two words, the noun (not "the man's"), then what they wear or carry up to the next
+# punctuation, a few words at most ("a little girl in a red dress").
 _PERSON = re.compile(
     rf"\b(?:{_DETERMINERS})\s+((?:[a-z]+[\s-]+){{0,2}}?({'|'.join(PERSON_NOUNS + GROUP_NOUNS)}))\b(?!['’]s\b)"
     r"((?:\s+(?:in|with|wearing)\b[^,.;:!?]{0,60})?)",
@@ -242,15 +242,14 @@ def shot_props(text: str, characters: list[str], previous: list[ShotProp]) -> li
 
 def shot_extras(text: str, characters: dict[str, str]) -> list[Extra]:
     """People the text mentions without a name ("a little girl caught it", "the villagers"), at most
-    MAX_EXTRAS. A noun
-    that a character's name or description uses is that character, not someone new: in "A STRANGER, a
-    tall man in a grey coat" the man is the Stranger."""
+    MAX_EXTRAS. A noun that a character's name or description uses is that character, not someone new:
+    in "A STRANGER, a tall man in a grey coat" the man is the Stranger."""
     known = {word for name, about in characters.items() for word in re.findall(r"[a-z]+", f"{name} {about}".lower())}
     extras: dict[str, Extra] = {}
     for match in _PERSON.finditer(text):
-        label = match[1].lower()
-        if match[2].lower() not in known and label not in extras:
-            count = GROUP_SIZE if match[2].lower() in GROUP_NOUNS else 1
+        label, noun = match[1].lower(), match[2].lower()
+        if noun not in known and label not in extras:
+            count = GROUP_SIZE if noun in GROUP_NOUNS else 1
             extras[label] = Extra(label=label, description=" ".join(match[0].split()), count=count)
     return list(extras.values())[:MAX_EXTRAS]
 

@@ -32,7 +32,7 @@ from filmgen_dagster.domain import (
     TimeOfDay,
     Weather,
 )
-from filmgen_dagster.looks import COLOURS, character_look
+from filmgen_dagster.looks import COLOURS, character_look, worn_colour
 
 RGB = tuple[int, int, int]
 
@@ -465,14 +465,19 @@ PAINT: RGB = (181, 84, 74)  # a car's body
 FUR: RGB = (138, 106, 74)
 
 
+def _stroke(person: float) -> int:
+    """An outline's width for a prop drawn at the size of ``person``."""
+    return max(1, round(person / 60))
+
+
 def _lines(scene: _Scenery, person: float) -> dict:
-    return {"outline": scene.ink, "width": max(1, round(person / 60))}
+    return {"outline": scene.ink, "width": _stroke(person)}
 
 
 def _boat(scene: _Scenery, x: float, y: float, person: float) -> None:
     s = person * 0.45
     draw = scene.draw
-    draw.line([(x, y - s * 0.3), (x, y - s * 1.15)], fill=scene.ink, width=max(1, round(person / 60)))
+    draw.line([(x, y - s * 0.3), (x, y - s * 1.15)], fill=scene.ink, width=_stroke(person))
     draw.polygon([(x + s * 0.06, y - s * 1.1), (x + s * 0.06, y - s * 0.4), (x + s * 0.7, y - s * 0.4)],
                  fill=_mix(scene.paper, scene.light, 0.5), **_lines(scene, person))  # fmt: skip
     hull = [(x - s, y - s * 0.35), (x + s, y - s * 0.35), (x + s * 0.65, y), (x - s * 0.65, y)]
@@ -533,7 +538,7 @@ def _umbrella(scene: _Scenery, x: float, y: float, person: float) -> None:
     """An open umbrella whose handle ends at (x, y)."""
     s = person * 0.5
     canopy = [x - s * 0.7, y - s * 1.25, x + s * 0.7, y - s * 0.55]
-    scene.draw.line([(x, y), (x, y - s * 0.9)], fill=scene.ink, width=max(1, round(person / 60)))
+    scene.draw.line([(x, y), (x, y - s * 0.9)], fill=scene.ink, width=_stroke(person))
     scene.draw.pieslice(canopy, 180, 360, fill=_mix(scene.ink, PAINT, 0.5), **_lines(scene, person))
 
 
@@ -548,7 +553,7 @@ def _candle(scene: _Scenery, x: float, y: float, person: float) -> None:
 
 def _bicycle(scene: _Scenery, x: float, y: float, person: float) -> None:
     s = person * 0.55
-    r, width = s * 0.3, max(1, round(person / 60))
+    r, width = s * 0.3, _stroke(person)
     rear, front = (x - s * 0.45, y - r), (x + s * 0.45, y - r)
     for cx, cy in (rear, front):
         scene.draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=scene.ink, width=width)
@@ -690,7 +695,7 @@ def _extras(extra: Extra) -> list[CharacterSheet]:
     """People the shot shows without a name, drawn like characters; the first of a group is labelled as the
     story calls them, the others not at all."""
     look = character_look(extra.description)
-    colour = COLOURS[look.coat] if look.coat else EXTRA_COLOUR
+    colour = worn_colour(look, EXTRA_COLOUR)
     return [
         CharacterSheet(name=name, description=extra.description, seed=0, colour=colour, voice="", look=look)
         for name in [extra.label, *[""] * (extra.count - 1)]
