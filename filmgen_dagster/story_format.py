@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from filmgen_dagster.domain import Story, StoryBlock, StoryScene
 from filmgen_dagster.errors import StoryError
+from filmgen_dagster.people import named_people
 from filmgen_dagster.prompts import load_styles
 
 MAX_STORY_BYTES = 1_000_000
@@ -336,6 +337,9 @@ def _build_story(
     speakers = {b.speaker for s in scenes for b in s.blocks if b.speaker}
     introduced = _introductions(scenes, speakers) if fmt == "fountain" else {}
     characters = _unique_characters(name, characters)
+    if fmt != "fountain" and not characters:
+        # Prose has no cast list: its characters are the people its words name ("Arun folded a boat").
+        characters = named_people("\n\n".join(b.text for s in scenes for b in s.blocks))
     characters |= {
         person: introduced.get(person, "") for person in sorted(speakers | set(introduced)) if person not in characters
     }

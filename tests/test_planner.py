@@ -57,6 +57,8 @@ def test_a_shot_that_says_he_or_she_keeps_the_previous_shots_characters(tmp_path
     story = load_story(path)
     two = RuleBasedPlanner().plan(story, "scenes", 24, 1280, 720).scenes[1]
     assert two.shots[0].characters == []  # a new scene starts with nobody carried over
+    # Prose names its people too: "Arun folded a paper boat ...", then "He set it on the street ...".
+    assert [shot.characters for shot in plan("paper-boat.txt").shots] == [["Arun"], ["Arun"], [], [], []]
 
 
 def props_of(shot) -> list[tuple[str, str | None]]:
@@ -79,7 +81,7 @@ def test_each_shot_has_the_props_its_text_names_held_by_whoever_holds_them():
 
 def test_a_shot_that_says_it_keeps_the_previous_shots_first_prop_across_scene_cuts():
     boat = plan("paper-boat.txt").shots
-    assert props_of(boat[0]) == [("boat", None), ("book", None)]  # "Arun folded a paper boat ... notebook."
+    assert props_of(boat[0]) == [("boat", None), ("book", "Arun")]  # "Arun folded a paper boat ... notebook."
     # "He set it on the rain-filled street and watched it race past the tea stall, the bicycles and the dog."
     assert props_of(boat[1]) == [("boat", None), ("bicycle", None), ("dog", None)]
     assert boat[1].props[0].carried and not boat[0].props[0].carried

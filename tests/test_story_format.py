@@ -81,6 +81,33 @@ def test_a_screenplay_introduces_characters_in_capitals_with_their_description(t
     assert story.characters == {"Emily": "a surgeon in a green gown"}
 
 
+def test_prose_names_its_characters_by_what_they_do_say_and_are(tmp_path):
+    # "Arun folded a paper boat ...": prose has no cast list; its people are the names that act.
+    assert load_story(EXAMPLES / "paper-boat.txt").characters == {"Arun": ""}
+    text = (
+        "Rain fell on the city. Night came.\n\nThen Mira, a girl in a yellow raincoat, ran to the gate. "
+        '"Wait!" said Old Tomas. Tomas smiled. Everyone laughed. Birds sang, and a bird flew off.\n\n'
+        "They took the train across Kerala. Kerala watched. Hope smiled, though hope was thin. "
+        "Arun and Priya quietly cooked. On Monday Priya\u2019s hands shook. Children laughed."
+    )
+    # Named by an introduction ("Mira, a girl"), by speech ("said Old Tomas"), by a person's verb ("Arun
+    # and Priya quietly cooked"); the longest form of a name counts; described if introduced.
+    expected = {"Mira": "a girl in a yellow raincoat", "Old Tomas": "", "Arun": "", "Priya": ""}
+    assert load_story(write(tmp_path, "x.txt", f"Gate\n\n{text}")).characters == expected
+    # A Markdown story without a cast list is read the same way; one with a cast list keeps it as written.
+    assert load_story(write(tmp_path, "x.md", f"# Gate\n\n{text}")).characters == expected
+    cast = load_story(write(tmp_path, "y.md", f"---\ncharacters:\n  Mira: a girl\n---\n\n{text}"))
+    assert cast.characters == {"Mira": "a girl"}
+
+
+def test_prose_keeps_its_six_most_named_people(tmp_path):
+    names = ["Asha", "Bela", "Chen", "Dev", "Esha", "Farid", "Gita"]
+    text = " ".join(f"{name} smiled." * (1 if name == "Bela" else 2) for name in names)
+    assert list(load_story(write(tmp_path, "x.txt", f"Seven\n\n{text}")).characters) == [
+        n for n in names if n != "Bela"
+    ]
+
+
 def test_languages_override(tmp_path):
     story = load_story(EXAMPLES / "tide-clock.md", ["en"])
     assert story.languages == ["en"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 
 import numpy as np
 import pytest
 from PIL import Image, ImageColor
 
 from filmgen_dagster.backends.base import ImageBackend, picture_box
-from filmgen_dagster.backends.storyboard import EXTRA_COLOUR, LAMPLIGHT, StoryboardImage
+from filmgen_dagster.backends.storyboard import EXTRA_COLOUR, LAMPLIGHT, StoryboardImage, ground_places
 from filmgen_dagster.looks import COLOURS, character_look
 from filmgen_dagster.domain import (
     CameraMove,
@@ -76,7 +78,7 @@ def pixels(image: Image.Image) -> np.ndarray:
 
 def test_is_an_image_backend(board: StoryboardImage) -> None:
     assert isinstance(board, ImageBackend)
-    assert (board.backend_id, board.model_id) == ("storyboard", "filmgen-storyboard-v4")
+    assert (board.backend_id, board.model_id) == ("storyboard", "filmgen-storyboard-v5")
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (640, 360), (512, 512), (200, 120)])
@@ -262,6 +264,14 @@ def test_what_a_character_holds_is_in_their_hand() -> None:
     panel = picture(make_prompt(props=[ShotProp(kind=Prop.lantern)]))
     ys, xs = np.nonzero(np.all(panel == LAMPLIGHT, axis=-1))
     assert ys.max() < panel.shape[0] * 0.35 and xs.min() < panel.shape[1] * 0.3 < panel.shape[1] * 0.7 < xs.max()
+
+
+def test_props_on_the_ground_each_have_their_own_place() -> None:
+    # A figure at a third of the width leaves two places clear of it in a medium shot. A third prop goes
+    # where it overlaps the figure least, not onto the first one (the paper boat's dog sat on the boat).
+    places = ground_places(random.Random(7), taken=[1 / 3], gap=0.22)
+    assert len(places) == 5 and all(abs(x - 1 / 3) > 0.22 for x in places[:2])
+    assert min(abs(a - b) for a, b in itertools.combinations(places[:3], 2)) > 0.1
 
 
 def test_a_close_up_of_nobody_is_an_insert_of_the_prop_and_a_face_hides_what_it_holds() -> None:

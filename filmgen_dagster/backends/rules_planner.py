@@ -26,6 +26,7 @@ from filmgen_dagster.domain import (
     Weather,
 )
 from filmgen_dagster.keys import shot_key
+from filmgen_dagster.people import GROUP_NOUNS, PERSON_NOUNS
 
 WORDS_PER_SECOND = 2.5  # ~150 words per minute, a calm narration pace
 READING_WORDS_PER_SECOND = 3.0  # action lines are read on screen, not spoken
@@ -95,17 +96,7 @@ PROP_WORDS: dict[Prop, re.Pattern[str]] = {
     Prop.bird: _words("bird", "gull", "seagull", "crow", "pigeon", "sparrow", "owl", "parrot"),
 }
 MAX_PROPS = 3
-# People a shot may show without naming them: "a little girl", "the old fisherman".
-PERSON_NOUNS = (
-    "girl", "boy", "child", "kid", "baby", "man", "woman", "stranger", "fisherman", "sailor", "soldier",
-    "guard", "farmer", "teacher", "doctor", "king", "queen", "prince", "princess", "mother", "father",
-    "grandmother", "grandfather", "policeman", "merchant", "beggar", "priest", "monk", "vendor", "traveller",
-)  # fmt: skip
-# ... and groups of them, drawn as three: "the villagers", "two fishermen", "a crowd of children".
-GROUP_NOUNS = (
-    "children", "people", "villagers", "crowd", "men", "women", "boys", "girls", "kids", "soldiers", "guards",
-    "sailors", "fishermen", "farmers", "travellers", "monks", "merchants", "vendors",
-)  # fmt: skip
+# A group of people without a name ("the villagers") is drawn as this many figures.
 GROUP_SIZE = 3
 _DETERMINERS = r"a crowd of|a group of|a few|an|a|the|one|two|three|four|five|some|many|several"
 # A determiner, up to two words, the noun (not "the man's"), then what they wear or carry up to the next

@@ -650,8 +650,7 @@ def _draw_props(
     person = ph * (0.3 if framing is Framing.wide else 0.5)
     ground = min(ph * 0.97, stand + ph * 0.08 if framing is Framing.wide else stand + (ph - stand) * 0.6)
     gap = 0.14 if framing is Framing.wide else 0.22
-    slots = [x + rng.uniform(-0.03, 0.03) for x in (0.68, 0.86, 0.14, 0.5, 0.32)]
-    free = [x for x in slots if all(abs(x - t) > gap for t in taken)] or slots
+    free = ground_places(rng, taken, gap)
     for kind in props:
         if kind is Prop.bird:
             if not indoors:
@@ -670,8 +669,15 @@ def _draw_props(
             _boat(scene, pw * free.pop(0), scene.horizon + (stand - scene.horizon) * 0.8, person * 0.6)
         else:  # small things larger than life, as on a held prop
             PROP_DRAWINGS[kind](scene, pw * free.pop(0), ground, person * (1.5 if kind in SMALL_PROPS else 1.0))
-        if not free:
-            free = slots
+
+
+def ground_places(rng: random.Random, taken: list[float], gap: float) -> list[float]:
+    """Where props on the ground go, as shares of the width, one place each: those more than ``gap`` from
+    every figure (``taken``) first; then, for more props than clear places, where they overlap the
+    figures least."""
+    slots = [x + rng.uniform(-0.03, 0.03) for x in (0.68, 0.86, 0.14, 0.5, 0.32)]
+    clear = [x for x in slots if all(abs(x - t) > gap for t in taken)]
+    return clear + sorted((x for x in slots if x not in clear), key=lambda x: -min(abs(x - t) for t in taken))
 
 
 def _draw_held(scene: _Scenery, props: list[Prop], hands: list[tuple[float, float]], person: float) -> None:
@@ -706,7 +712,7 @@ class StoryboardImage:
     """ImageBackend drawing a storyboard panel for a shot prompt."""
 
     backend_id = "storyboard"
-    model_id = "filmgen-storyboard-v4"
+    model_id = "filmgen-storyboard-v5"
 
     def __init__(self, styles: dict[str, StylePreset]) -> None:
         self.styles = styles
