@@ -35,8 +35,12 @@ _IRREGULAR_PAST = frozenset(
     "said thought held caught threw sat stood knelt leant ate drank wrote read sang drew rode drove swam "
     "wept hid built told bought sold paid brought sewed knit prayed".split()
 )
-# Verbs of speech that come before the speaker: '"Come home," said Amma.'
-_SPEECH_VERBS = "said|says|asked|asks|whispered|whispers|shouted|shouts|called|calls|cried|cries|replied|replies"
+# Verbs that say who speaks a quotation: '"Come home," said Amma.', '"Wait," he whispered.'
+SPEECH_VERBS = (
+    "said", "says", "asked", "asks", "whispered", "whispers", "shouted", "shouts", "called", "calls", "cried",
+    "cries", "replied", "replies", "answered", "answers", "murmured", "murmurs", "muttered", "mutters",
+    "told", "tells", "added", "adds", "yelled", "yells", "begged", "begs", "explained", "explains",
+)  # fmt: skip
 # Capitalised at the start of a sentence, but never a name.
 _NOT_NAMES = frozenset(
     """I He She It They We You The A An This That These Those Then There Here When While As But And Or So If
@@ -52,7 +56,7 @@ _WORD = r"[A-Z][a-zà-öø-ÿ]+(?:-[A-Z][a-zà-öø-ÿ]+)?"
 _NAME = rf"(?:(?:Mr|Mrs|Ms|Dr|Miss|Aunt|Uncle|Grandma|Grandpa|Granny|Captain|Old|Little|Sir|Lady) )?{_WORD}"
 # "Arun folded", "Priya quietly pours", "Arun and Priya ran"
 _ACTING = re.compile(rf"(?<![\w'’])(?P<name>{_NAME})(?: and (?P<other>{_NAME}))? (?:[a-z]+ly )?(?P<verb>[a-z]+)\b")
-_SPOKEN = re.compile(rf"\b(?:{_SPEECH_VERBS}) (?P<name>{_NAME})\b(?!['’])")
+_SPOKEN = re.compile(rf"\b(?:{'|'.join(SPEECH_VERBS)}) (?P<name>{_NAME})\b(?!['’])")
 # "Mira, a girl in a red coat, ..." (as a screenplay introduces its characters, but in mixed case)
 _INTRODUCED = re.compile(rf"(?<![\w'’])(?P<name>{_NAME}), (?P<about>(?:an?|the) [^,.;:!?]+)")
 _PLACE = re.compile(rf"\b(?:{_PLACE_BEFORE}) (?P<name>{_WORD})\b(?!['’])")

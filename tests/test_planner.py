@@ -8,9 +8,22 @@ from filmgen_dagster.backends.rules_planner import (
     detect_mood,
     shot_extras,
     shot_props,
+    voiced_lines,
 )
-from filmgen_dagster.domain import Extra, Framing, Mood, Place, Prop, Setting, ShotProp, TimeOfDay, Weather
+from filmgen_dagster.domain import (
+    Extra,
+    Framing,
+    Mood,
+    Place,
+    Prop,
+    Setting,
+    ShotProp,
+    StyleBible,
+    TimeOfDay,
+    Weather,
+)
 from filmgen_dagster.keys import film_of_shot, slugify
+from filmgen_dagster.prompts import build_shot_prompt, load_styles
 from filmgen_dagster.story_format import load_story
 
 
@@ -160,3 +173,32 @@ def test_mood_from_words():
     assert detect_mood("A storm broke and the wind began to shake the walls") == Mood.tense
     assert detect_mood("She laughed in the bright sun") == Mood.joyful
     assert detect_mood("Nothing in particular") == Mood.calm
+
+
+def lines_of(text, names, present):
+    return [(line.text, line.speaker) for line in voiced_lines(text, names, present)]
+
+
+def test_a_quotation_is_spoken_by_whoever_the_text_says_speaks_it():
+    film = plan("tide-clock.md")
+    # '"It does not count the hours," he said. "It counts the tides."' after Old Tomas winds the clock.
+    shot = film.scenes[0].shots[2]
+    assert [(line.text, line.speaker) for line in shot.narration["en"]] == [
+        ('"It does not count the hours,"', "Old Tomas"),
+        ("he said.", None),
+        ('"It counts the tides."', "Old Tomas"),  # no clause of its own: the same speaker goes on
+    ]
+    assert " ".join(line.text for line in shot.narration["en"]) == shot.visual  # the subtitles' text
+    assert [line.speaker for line in shot.narration["hi"]] == [None]  # the Hindi is the narrator's
+    bible = StyleBible(film_key=film.film_key, style=load_styles()["watercolor"], base_seed=1, characters=[])
+    assert build_shot_prompt(film, shot, bible).speakers == ["Old Tomas"]  # the storyboard's balloon
+    names = ["Tomas", "Mira"]
+    assert lines_of('Mira whispered, "Look," and pointed.', names, ["Mira"]) == [
+        ("Mira whispered,", None), ('"Look,"', "Mira"), ("and pointed.", None)
+    ]
+    assert lines_of("“Run,” Mira told Tomas. “Now.”", names, names) == [
+        ("“Run,”", "Mira"), ("Mira told Tomas.", None), ("“Now.”", "Mira")
+    ]
+    # Nobody given ("she" with two in frame), no verb of speech, or an unbalanced quote: the narrator's.
+    for text in ('"Go," she said.', 'The sign read "Closed". Mira sighed.', 'He said "wait'):
+        assert lines_of(text, names, names) == [(text, None)]

@@ -26,7 +26,7 @@ from filmgen_dagster.domain import (
     Weather,
 )
 from filmgen_dagster.keys import shot_key
-from filmgen_dagster.people import GROUP_NOUNS, PERSON_NOUNS
+from filmgen_dagster.people import GROUP_NOUNS, PERSON_NOUNS, SPEECH_VERBS
 
 WORDS_PER_SECOND = 2.5  # ~150 words per minute, a calm narration pace
 READING_WORDS_PER_SECOND = 3.0  # action lines are read on screen, not spoken
@@ -245,6 +245,61 @@ def shot_extras(text: str, characters: dict[str, str]) -> list[Extra]:
     return list(extras.values())[:MAX_EXTRAS]
 
 
+# A quotation in double quotes, straight or curly; single quotes are too often apostrophes to tell apart.
+_QUOTATION = re.compile(r'"[^"]*"|“[^”]*”')
+_SPEECH_VERB = re.compile(rf"\b(?:{'|'.join(SPEECH_VERBS)})\b", re.IGNORECASE)
+_SHE_OR_HE = re.compile(r"\b(?:he|she)\b", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[.!?।]")
+
+
+def voiced_lines(text: str, names: list[str], present: list[str]) -> list[NarrationLine]:
+    """A narrated shot's text as lines: each quotation whose speaker the text gives in the speaker's
+    voice, the rest in the narrator's ('"Wait!" said Old Tomas.': Tomas says "Wait!", the narrator
+    "said Old Tomas."). Joined with spaces, the lines give the text back.
+
+    The speaker is the character named beside a verb of speech between the quotation and the nearest
+    full stop or other quotation ('Mira whispered, "Look."'), or, for "he said" or "she said", the shot's
+    only character. A quotation with no such clause keeps the speaker of the quotation before it
+    ('"It does not count the hours," he said. "It counts the tides."'). Unbalanced quotes: one line.
+    """
+    if (text.count('"') % 2) or text.count("“") != text.count("”"):
+        return [NarrationLine(text=text)]
+    quotes = list(_QUOTATION.finditer(text))
+    lines: list[NarrationLine] = []
+    at, speaker = 0, None
+    for index, quote in enumerate(quotes):
+        # The clauses on either side of the quotation, up to a full stop or the next quotation.
+        start = quotes[index - 1].end() if index else 0
+        start = max([start, *(stop.end() for stop in _CLAUSE_END.finditer(text, start, quote.start()))])
+        end = quotes[index + 1].start() if index + 1 < len(quotes) else len(text)
+        stop = _CLAUSE_END.search(text, quote.end(), end)
+        said = [
+            clause
+            for clause in (text[quote.end() : stop.end() if stop else end], text[start : quote.start()])
+            if _SPEECH_VERB.search(clause)
+        ]
+        if said:
+            named = [name for clause in said for _, name in _mentions(clause, names)]
+            sole = present if len(present) == 1 and any(_SHE_OR_HE.search(clause) for clause in said) else []
+            speaker = next(iter(named or sole), None)
+        if speaker is None:
+            continue
+        _narrate(lines, text[at : quote.start()])
+        lines.append(NarrationLine(text=quote[0], speaker=speaker))
+        at = quote.end()
+    _narrate(lines, text[at:])
+    return lines
+
+
+def _narrate(lines: list[NarrationLine], part: str) -> None:
+    """Add narrator text; bare punctuation (the "." after a closing quote) joins the line before it."""
+    part = part.strip()
+    if part and not any(ch.isalnum() for ch in part) and lines:
+        lines[-1] = lines[-1].model_copy(update={"text": lines[-1].text + part})
+    elif part:
+        lines.append(NarrationLine(text=part))
+
+
 def _present(text: str, names: list[str], previous: list[str]) -> list[str]:
     """Characters in a shot: those it names; if it names nobody but says "he", "she" or "they", the
     previous shot's (in `"It counts the tides," he said.` the keeper who spoke is still in frame)."""
@@ -254,7 +309,7 @@ def _present(text: str, names: list[str], previous: list[str]) -> list[str]:
 
 class RuleBasedPlanner:
     backend_id = "rules"
-    model_id = "filmgen-rules-v4"
+    model_id = "filmgen-rules-v5"
 
     def plan(self, story: Story, film_key: str, fps: int, width: int, height: int) -> FilmPlan:
         names = sorted(story.characters, key=len, reverse=True)
@@ -325,10 +380,10 @@ class RuleBasedPlanner:
             groups = [" ".join(sentences[i] for i in g) for g in _group_sentences(sentences)]
             hindi_parts = _distribute(block.hindi, groups) if block.hindi else [""] * len(groups)
             for text, hindi in zip(groups, hindi_parts):
-                narration = {"en": [NarrationLine(text=text)]}
+                previous = _present(text, names, previous)
+                narration = {"en": voiced_lines(text, names, previous)}
                 if hindi:
                     narration["hi"] = [NarrationLine(text=hindi)]
-                previous = _present(text, names, previous)
                 drafts.append((text, narration, previous, block.line))
         return drafts
 
