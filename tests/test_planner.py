@@ -7,6 +7,7 @@ from filmgen_dagster.backends.rules_planner import (
     RuleBasedPlanner,
     detect_mood,
     shot_extras,
+    quotation_speakers,
     shot_props,
     voiced_lines,
 )
@@ -14,6 +15,7 @@ from filmgen_dagster.domain import (
     Extra,
     Framing,
     Mood,
+    NarrationLine,
     Place,
     Prop,
     Setting,
@@ -176,7 +178,7 @@ def test_mood_from_words():
 
 
 def lines_of(text, names, present):
-    return [(line.text, line.speaker) for line in voiced_lines(text, names, present)]
+    return [(line.text, line.speaker) for line in voiced_lines(text, quotation_speakers(text, names, present))]
 
 
 def test_a_quotation_is_spoken_by_whoever_the_text_says_speaks_it():
@@ -189,7 +191,13 @@ def test_a_quotation_is_spoken_by_whoever_the_text_says_speaks_it():
         ('"It counts the tides."', "Old Tomas"),  # no clause of its own: the same speaker goes on
     ]
     assert " ".join(line.text for line in shot.narration["en"]) == shot.visual  # the subtitles' text
-    assert [line.speaker for line in shot.narration["hi"]] == [None]  # the Hindi is the narrator's
+    # The Hindi has as many quotations: the same people say them.
+    assert [(line.text, line.speaker) for line in shot.narration["hi"]] == [
+        ('"यह घंटे नहीं गिनती,"', "Old Tomas"),
+        ("उन्होंने कहा।", None),
+        ('"यह ज्वार गिनती है।"', "Old Tomas"),
+    ]
+    assert voiced_lines("उसने कहा, चलो।", ["Mira"]) == [NarrationLine(text="उसने कहा, चलो।")]  # none there
     bible = StyleBible(film_key=film.film_key, style=load_styles()["watercolor"], base_seed=1, characters=[])
     assert build_shot_prompt(film, shot, bible).speakers == ["Old Tomas"]  # the storyboard's balloon
     names = ["Tomas", "Mira"]

@@ -252,21 +252,23 @@ _SHE_OR_HE = re.compile(r"\b(?:he|she)\b", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[.!?।]")
 
 
-def voiced_lines(text: str, names: list[str], present: list[str]) -> list[NarrationLine]:
-    """A narrated shot's text as lines: each quotation whose speaker the text gives in the speaker's
-    voice, the rest in the narrator's ('"Wait!" said Old Tomas.': Tomas says "Wait!", the narrator
-    "said Old Tomas."). Joined with spaces, the lines give the text back.
+def _quotations(text: str) -> list[re.Match[str]] | None:
+    """The quotations in ``text``, or None if its quotes are unbalanced (nobody can tell what is said)."""
+    if text.count('"') % 2 or text.count("“") != text.count("”"):
+        return None
+    return list(_QUOTATION.finditer(text))
 
-    The speaker is the character named beside a verb of speech between the quotation and the nearest
-    full stop or other quotation ('Mira whispered, "Look."'), or, for "he said" or "she said", the shot's
-    only character. A quotation with no such clause keeps the speaker of the quotation before it
-    ('"It does not count the hours," he said. "It counts the tides."'). Unbalanced quotes: one line.
+
+def quotation_speakers(text: str, names: list[str], present: list[str]) -> list[str | None]:
+    """Who says each quotation in a narrated shot's text, in order (None: the narrator reads it).
+
+    The character named beside a verb of speech between the quotation and the nearest full stop or other
+    quotation ('"Wait!" said Old Tomas.', 'Mira whispered, "Look."'), or, for "he said" or "she said",
+    the shot's only character. A quotation with no such clause keeps the speaker of the quotation before
+    it ('"It does not count the hours," he said. "It counts the tides."').
     """
-    if (text.count('"') % 2) or text.count("“") != text.count("”"):
-        return [NarrationLine(text=text)]
-    quotes = list(_QUOTATION.finditer(text))
-    lines: list[NarrationLine] = []
-    at, speaker = 0, None
+    quotes = _quotations(text) or []
+    speakers: list[str | None] = []
     for index, quote in enumerate(quotes):
         # The clauses on either side of the quotation, up to a full stop or the next quotation.
         start = quotes[index - 1].end() if index else 0
@@ -278,15 +280,29 @@ def voiced_lines(text: str, names: list[str], present: list[str]) -> list[Narrat
             for clause in (text[quote.end() : stop.end() if stop else end], text[start : quote.start()])
             if _SPEECH_VERB.search(clause)
         ]
-        if said:
-            named = [name for clause in said for _, name in _mentions(clause, names)]
-            sole = present if len(present) == 1 and any(_SHE_OR_HE.search(clause) for clause in said) else []
-            speaker = next(iter(named or sole), None)
-        if speaker is None:
+        if not said:
+            speakers.append(speakers[-1] if speakers else None)
             continue
-        _narrate(lines, text[at : quote.start()])
-        lines.append(NarrationLine(text=quote[0], speaker=speaker))
-        at = quote.end()
+        named = [name for clause in said for _, name in _mentions(clause, names)]
+        sole = present if len(present) == 1 and any(_SHE_OR_HE.search(clause) for clause in said) else []
+        speakers.append(next(iter(named or sole), None))
+    return speakers
+
+
+def voiced_lines(text: str, speakers: list[str | None]) -> list[NarrationLine]:
+    """``text`` as narration lines: its quotations in the voices of ``speakers``, in order, the rest in the
+    narrator's. Joined with spaces, the lines give the text back. A text whose quotations are unbalanced or
+    not as many as the speakers (a translation that drops one) is one line, the narrator's."""
+    quotes = _quotations(text)
+    if quotes is None or len(quotes) != len(speakers):
+        return [NarrationLine(text=text)]
+    lines: list[NarrationLine] = []
+    at = 0
+    for quote, speaker in zip(quotes, speakers):
+        if speaker is not None:
+            _narrate(lines, text[at : quote.start()])
+            lines.append(NarrationLine(text=quote[0], speaker=speaker))
+            at = quote.end()
     _narrate(lines, text[at:])
     return lines
 
@@ -381,9 +397,11 @@ class RuleBasedPlanner:
             hindi_parts = _distribute(block.hindi, groups) if block.hindi else [""] * len(groups)
             for text, hindi in zip(groups, hindi_parts):
                 previous = _present(text, names, previous)
-                narration = {"en": voiced_lines(text, names, previous)}
+                # The Hindi's quotations are the same people's, when it has as many.
+                speakers = quotation_speakers(text, names, previous)
+                narration = {"en": voiced_lines(text, speakers)}
                 if hindi:
-                    narration["hi"] = [NarrationLine(text=hindi)]
+                    narration["hi"] = voiced_lines(hindi, speakers)
                 drafts.append((text, narration, previous, block.line))
         return drafts
 
