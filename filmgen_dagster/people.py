@@ -53,7 +53,7 @@ _NOT_NAMES = frozenset(
 # A word the story also puts after one of these is a place ("in Delhi", "across Kerala"), not a person.
 _PLACE_BEFORE = "in|into|across|near|through|inside|outside"
 _WORD = r"[A-Z][a-zà-öø-ÿ]+(?:-[A-Z][a-zà-öø-ÿ]+)?"
-_NAME = rf"(?:(?:Mr|Mrs|Ms|Dr|Miss|Aunt|Uncle|Grandma|Grandpa|Granny|Captain|Old|Little|Sir|Lady) )?{_WORD}"
+_NAME = rf"(?:(?:(?:Mr|Mrs|Ms|Dr)\.?|Miss|Aunt|Uncle|Grandma|Grandpa|Granny|Captain|Old|Little|Sir|Lady) )?{_WORD}"
 # "Arun folded", "Priya quietly pours", "Arun and Priya ran"
 _ACTING = re.compile(rf"(?<![\w'’])(?P<name>{_NAME})(?: and (?P<other>{_NAME}))? (?:[a-z]+ly )?(?P<verb>[a-z]+)\b")
 _SPOKEN = re.compile(rf"\b(?:{'|'.join(SPEECH_VERBS)}) (?P<name>{_NAME})\b(?!['’])")

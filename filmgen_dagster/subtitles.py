@@ -9,8 +9,11 @@ from pydantic import BaseModel
 LINE_CHARS = 42  # the usual broadcast limit per subtitle line; a cue holds at most two
 MIN_CUE_S = 0.8  # shorter cues flash by before they can be read
 
-# The space after a sentence end, which may be followed by a closing quote or bracket that stays with it.
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?…।॥])|(?<=[.!?…।॥][\"'”’)\]]))\s+")
+# The space after a sentence end, which may be followed by a closing quote or bracket that stays with it;
+# not after a title ("Mrs. Rao") nor before a lower-case word ('"Faster!" shouted Asha.').
+SENTENCE_END = re.compile(
+    r"(?:(?<=[.!?…।॥])|(?<=[.!?…।॥][\"'”’)\]]))(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)\s+(?![\sa-z])"
+)
 _CLAUSE_END = re.compile(r"(?<=[,;:।॥—])\s+")
 
 
@@ -48,7 +51,7 @@ def split_for_subtitles(text: str, max_chars: int = 84) -> list[str]:
     Sentences are never merged; a sentence too long for one cue splits at clauses, then at words.
     """
     chunks: list[str] = []
-    for sentence in _SENTENCE_END.split(" ".join(text.split())):
+    for sentence in SENTENCE_END.split(" ".join(text.split())):
         if not sentence:
             continue
         if len(sentence) <= max_chars:

@@ -9,6 +9,7 @@ from filmgen_dagster.backends.rules_planner import (
     shot_extras,
     quotation_speakers,
     shot_props,
+    split_sentences,
     voiced_lines,
 )
 from filmgen_dagster.domain import (
@@ -210,3 +211,13 @@ def test_a_quotation_is_spoken_by_whoever_the_text_says_speaks_it():
     # Nobody given ("she" with two in frame), no verb of speech, or an unbalanced quote: the narrator's.
     for text in ('"Go," she said.', 'The sign read "Closed". Mira sighed.', 'He said "wait'):
         assert lines_of(text, names, names) == [(text, None)]
+
+
+def test_sentences_keep_their_closing_quotes_and_titles():
+    text = '"Faster!" shouted Asha. "The wind is going!" Mrs. Rao smiled… Dr. Das did not.'
+    assert split_sentences(text) == [
+        '"Faster!" shouted Asha.',  # a lower-case word after "!" goes on with the sentence
+        '"The wind is going!"',  # the closing quote stays with its sentence
+        "Mrs. Rao smiled…",  # no sentence ends at a title
+        "Dr. Das did not.",
+    ]

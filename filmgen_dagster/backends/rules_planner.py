@@ -27,11 +27,11 @@ from filmgen_dagster.domain import (
 )
 from filmgen_dagster.keys import shot_key
 from filmgen_dagster.people import GROUP_NOUNS, PERSON_NOUNS, SPEECH_VERBS
+from filmgen_dagster.subtitles import SENTENCE_END
 
 WORDS_PER_SECOND = 2.5  # ~150 words per minute, a calm narration pace
 READING_WORDS_PER_SECOND = 3.0  # action lines are read on screen, not spoken
 MIN_SHOT_S, TARGET_SHOT_S, MAX_SHOT_S = 2.0, 6.0, 10.0
-_SENTENCE_END = re.compile(r"(?<=[.!?।])[\"'”’)]*\s+")
 _PRONOUN = re.compile(r"\b(he|she|they|him|her|them|his|hers|their)\b", re.IGNORECASE)
 _FRAMING_CYCLE = (Framing.medium, Framing.close, Framing.medium, Framing.wide)
 _CAMERA_FOR = {
@@ -131,7 +131,7 @@ def scene_setting(scene: StoryScene, before: Setting | None = None) -> Setting:
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
 
 
 def clamp_shot_seconds(seconds: float) -> float:
@@ -214,7 +214,7 @@ def shot_props(text: str, characters: list[str], previous: list[ShotProp]) -> li
     """
     named = sorted((match.start(), prop) for prop, words in PROP_WORDS.items() if (match := words.search(text)))
     mentions = _mentions(text, characters)
-    sentence_ends = [match.end() for match in _SENTENCE_END.finditer(text)] + [len(text)]
+    sentence_ends = [match.end() for match in SENTENCE_END.finditer(text)] + [len(text)]
 
     def holder(at: int) -> str | None:
         end = next(end for end in sentence_ends if end > at)
