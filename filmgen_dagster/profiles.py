@@ -73,6 +73,7 @@ class OutputSpec(BaseModel):
     width: int = Field(1280, ge=64, le=7680, multiple_of=2)
     height: int = Field(720, ge=64, le=4320, multiple_of=2)
     fps: int = Field(24, ge=1, le=120)
+    title_s: float = Field(3.0, ge=0, le=10, description="seconds the film's title shows over its first shot; 0: none")
 
 
 class QualitySpec(BaseModel):

@@ -21,6 +21,7 @@ from filmgen_dagster.av import count_frames, decode_audio, decode_frames, extrac
 from filmgen_dagster.domain import FilmManifest, KeyframeRecord
 from filmgen_dagster.jobs import FILM_ASSEMBLY_ASSETS, FILM_CUT_ASSETS, FILM_SETUP_ASSETS, FILM_SOUND_ASSETS, SHOT_ASSETS
 from filmgen_dagster.resources.media_store import MediaStore
+from filmgen_dagster.titles import TITLE_START_S
 
 STORY = EXAMPLES / "night-market.fountain"
 
@@ -71,6 +72,18 @@ def test_frames_change_over_time(rendered):
     assert min(diffs) > 0.5, diffs
     # Fades: the film starts from black.
     assert decode_frames(mp4, [0.0])[0].mean() < 20
+
+
+def test_the_film_opens_with_its_title(rendered):
+    env, mp4, manifest, _ = rendered
+    first = manifest.shots[0].shot_key
+    clips = env.instance().fetch_materializations(dg.AssetKey("clip"), limit=100).records
+    titles = {record.partition_key: record.asset_materialization.metadata["title"].value for record in clips}
+    assert titles.pop(first) == "The Night Market" and not any(titles.values())
+    # White letters across the middle of the night market while the title shows, and not once it has gone.
+    shown, gone = decode_frames(mp4, [TITLE_START_S + 1.0, manifest.shots[0].duration_s - 0.6], size=(320, 180))
+    white = [(frame[60:100].min(axis=-1) > 220).sum() for frame in (shown, gone)]
+    assert white[0] > white[1] + 200, white
 
 
 def test_narration_is_audible_in_both_languages(rendered):

@@ -35,6 +35,7 @@ from filmgen_dagster.quality import (
 )
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
+from filmgen_dagster.titles import title_end_s, with_title
 
 # Each scene dips to black at its ends: the cut between scenes is a fade without re-encoding later.
 SCENE_FADE_S = 0.5
@@ -88,6 +89,9 @@ def _clip(
     fade_in = shot.number_in_scene == 1 and not shot.continues_previous
     fade_out = shot.number_in_scene == len(scene.shots) and plan.continued_by(shot) is None
     longest_take = max((take.duration_s for take in narration.takes.values()), default=0.0)
+    # The film's title over its opening shot, unless the profile turns it off or the shot is too short.
+    first = key == plan.shots[0].key
+    title_end = title_end_s(backends.profile.output.title_s, n_frames / plan.fps) if first else None
     fits = NARRATION_LEAD_S + longest_take <= narration.final_duration_s + 1e-6
 
     attempts: list[QualityAttempt] = []
@@ -113,6 +117,7 @@ def _clip(
             "fades": [fade_in, fade_out],
             "codec": VIDEO_CODEC_ARGS,
             **({"continues": previous_clip} if previous_clip else {}),
+            **({"title": [plan.title, title_end]} if title_end else {}),
         }
         video_ref = media.recall("clip", inputs)
         cached = video_ref is not None
@@ -122,8 +127,9 @@ def _clip(
                 try:
                     if keyframe_image is None:
                         keyframe_image = Image.open(media.local_path(frame_ref)).convert("RGB")
+                    frames = video.frames(keyframe_image, seeded, n_frames, plan.fps, **continue_from)
                     encode_frames(
-                        video.frames(keyframe_image, seeded, n_frames, plan.fps, **continue_from),
+                        with_title(frames, plan.title, plan.fps, title_end) if title_end else frames,
                         tmp / "clip.mp4",
                         fps=plan.fps,
                         n_frames=n_frames,
@@ -192,6 +198,7 @@ def _clip(
             "device": device or "auto",
             "cached": cached,
             "continues_from": plan.continued_from(shot).key if previous_clip else "",
+            "title": plan.title if title_end else "",
             "model_load_s": round(load_s, 3),
             "render_s": round(time.perf_counter() - started, 3),
         },

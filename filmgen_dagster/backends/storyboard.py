@@ -77,7 +77,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 _SUBSTITUTES = str.maketrans({"—": " - ", "–": "-", "•": "·", "×": "x", "→": "->", "←": "<-"})
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """Fold accented Latin letters to ASCII (é -> e) and known punctuation; other scripts are left as
     they are (they may show as boxes, which is fine for a storyboard)."""
     if text.isascii():
@@ -108,7 +108,7 @@ def _gradient(height: int, top: RGB, bottom: RGB) -> np.ndarray:
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, max_width: float) -> str:
     """``text`` on one line, cut and ended with an ellipsis if it is wider than ``max_width``."""
-    text = " ".join(_printable(text).split())
+    text = " ".join(printable(text).split())
     if draw.textlength(text, font=font) <= max_width:
         return text
     # Binary search for the longest prefix that fits with the ellipsis (text measuring is the cost).
@@ -126,7 +126,7 @@ def _wrap(
     draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, max_width: float, max_lines: int
 ) -> list[str]:
     """Greedy word wrap; the last line ends with an ellipsis when the text does not fit."""
-    words = _printable(text).split()
+    words = printable(text).split()
     # Measuring each word once (not each growing line) keeps long captions fast; the small margin
     # absorbs kerning across word boundaries.
     limit = max_width * 0.98
