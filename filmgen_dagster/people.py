@@ -91,7 +91,10 @@ def named_people(text: str) -> dict[str, str]:
     def is_name(name: str) -> bool:
         last = name.split()[-1]
         word = last.lower()
-        singular = {word[:-1], word[:-2]} if word.endswith("s") else set()  # "Birds sang" beside "a bird"
+        # "Birds sang" beside "a bird", "Foxes ran" beside "a fox" (not "James" beside "jam")
+        singular = {word[:-1]} if word.endswith("s") else set()
+        if word.endswith(("ses", "xes", "zes", "ches", "shes")):
+            singular.add(word[:-2])
         return not (
             last in _NOT_NAMES or last in places or word in _PEOPLE or {word, *singular} & ordinary
         )

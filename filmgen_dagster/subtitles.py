@@ -9,10 +9,11 @@ from pydantic import BaseModel
 LINE_CHARS = 42  # the usual broadcast limit per subtitle line; a cue holds at most two
 MIN_CUE_S = 0.8  # shorter cues flash by before they can be read
 
-# The space after a sentence end, which may be followed by a closing quote or bracket that stays with it;
-# not after a title ("Mrs. Rao") nor before a lower-case word ('"Faster!" shouted Asha.').
+# The space after a sentence end.
 SENTENCE_END = re.compile(
-    r"(?:(?<=[.!?…।॥])|(?<=[.!?…।॥][\"'”’)\]]))(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)\s+(?![\sa-z])"
+    r"(?:(?<=[.!?…।॥])|(?<=[.!?…।॥][\"'”’)\]]))"  # its closing quote or bracket stays with it
+    r"(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)"  # "Mrs. Rao" goes on
+    r"\s+(?![\sa-z])"  # so does '"Faster!" shouted Asha.'
 )
 _CLAUSE_END = re.compile(r"(?<=[,;:।॥—])\s+")
 

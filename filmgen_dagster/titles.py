@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from filmgen_dagster.av import Frame, Yuv420Frame
-from filmgen_dagster.backends.storyboard import printable
+from filmgen_dagster.backends.storyboard import fit, printable
 
 TITLE_START_S = 0.6  # the opening shot fades in from black over its first half second
 TITLE_FADE_S = 0.5
@@ -33,14 +33,14 @@ class TitleCard:
 @lru_cache(maxsize=8)
 def title_card(title: str, width: int, height: int) -> TitleCard:
     """The title centred a little above the middle, as large as fits in four fifths of the width."""
-    text = " ".join(printable(title).split())
+    # More than fits across the frame at the smallest size is cut before any measuring.
+    text = " ".join(printable(title).split())[: width // 4]
     size = max(12, round(height * 0.1))
     font = ImageFont.load_default(size=size)
     while size > 12 and font.getlength(text) > width * 0.8:
         size = max(12, round(size * 0.9))
         font = ImageFont.load_default(size=size)
-    while len(text) > 1 and font.getlength(text) > width * 0.9:
-        text = text[:-2].rstrip() + "…"
+    text = fit(ImageDraw.Draw(Image.new("L", (1, 1))), text, font, width * 0.9)  # cut with "…" if too long
     left, top, right, bottom = font.getbbox(text)
     pad = size // 2  # room for the shadow's blur
     x0 = max(0, (width - (right - left)) // 2 - pad) // 2 * 2
@@ -64,7 +64,7 @@ def title_card(title: str, width: int, height: int) -> TitleCard:
     )
 
 
-def title_strength(t: float, end_s: float) -> float:
+def _strength(t: float, end_s: float) -> float:
     """How much of the title shows at ``t`` seconds into the shot (0–1): in after TITLE_START_S, out by
     ``end_s``."""
     rising = (t - TITLE_START_S) / TITLE_FADE_S
@@ -83,7 +83,7 @@ def title_end_s(seconds: float, shot_s: float) -> float | None:
 def with_title(frames: Iterable[Frame], title: str, fps: int, end_s: float) -> Iterator[Frame]:
     """``frames`` with ``title`` over those between TITLE_START_S and ``end_s``."""
     for index, frame in enumerate(frames):
-        strength = title_strength(index / fps, end_s)
+        strength = _strength(index / fps, end_s)
         if strength <= 0.0:
             yield frame
             continue

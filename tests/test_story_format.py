@@ -88,11 +88,14 @@ def test_prose_names_its_characters_by_what_they_do_say_and_are(tmp_path):
         "Rain fell on the city. Night came.\n\nThen Mira, a girl in a yellow raincoat, ran to the gate. "
         '"Wait!" said Old Tomas. Tomas smiled. Everyone laughed. Birds sang, and a bird flew off.\n\n'
         "They took the train across Kerala. Kerala watched. Hope smiled, though hope was thin. "
-        "Arun and Priya quietly cooked. On Monday Priya\u2019s hands shook. Children laughed. Mrs. Rao sighed."
+        "Arun and Priya quietly cooked. On Monday Priya\u2019s hands shook. Children laughed. Mrs. Rao sighed. "
+        "James ate jam."
     )
     # Named by an introduction ("Mira, a girl"), by speech ("said Old Tomas"), by a person's verb ("Arun
     # and Priya quietly cooked"); the longest form of a name counts; described if introduced.
-    expected = {"Mira": "a girl in a yellow raincoat", "Old Tomas": "", "Arun": "", "Priya": "", "Mrs. Rao": ""}
+    expected = {
+        "Mira": "a girl in a yellow raincoat", "Old Tomas": "", "Arun": "", "Priya": "", "Mrs. Rao": "", "James": ""
+    }
     assert load_story(write(tmp_path, "x.txt", f"Gate\n\n{text}")).characters == expected
     # A Markdown story without a cast list is read the same way; one with a cast list keeps it as written.
     assert load_story(write(tmp_path, "x.md", f"# Gate\n\n{text}")).characters == expected

@@ -106,7 +106,7 @@ def _gradient(height: int, top: RGB, bottom: RGB) -> np.ndarray:
     return np.asarray(top, np.float32) * (1 - t) + np.asarray(bottom, np.float32) * t
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, max_width: float) -> str:
+def fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, max_width: float) -> str:
     """``text`` on one line, cut and ended with an ellipsis if it is wider than ``max_width``."""
     text = " ".join(printable(text).split())
     if draw.textlength(text, font=font) <= max_width:
@@ -140,7 +140,7 @@ def _wrap(
             lines.append(" ".join(line))
             if len(lines) == max_lines:
                 # The next word did not fit, so this always cuts and ends with the ellipsis.
-                lines[-1] = _fit(draw, " ".join([lines[-1], *words[i:]]), font, max_width)
+                lines[-1] = fit(draw, " ".join([lines[-1], *words[i:]]), font, max_width)
                 break
             line, used = [], 0.0
         used += (space if line else 0.0) + width
@@ -149,7 +149,7 @@ def _wrap(
         if line:
             lines.append(" ".join(line))
     # A single word wider than the strip is cut too.
-    return [_fit(draw, line, font, max_width) for line in lines]
+    return [fit(draw, line, font, max_width) for line in lines]
 
 
 def _arrow(
@@ -839,7 +839,7 @@ class StoryboardImage:
                 _draw_speech_bubble(draw, cx + head_r * 0.9, head_cy - head_r * 0.8, bubble_r, ink, paper)
             if not character.name:  # one of a group whose first member carries the label
                 continue
-            name = _fit(draw, character.name, label_font, pw / max(len(shown), 2) * 0.9)
+            name = fit(draw, character.name, label_font, pw / max(len(shown), 2) * 0.9)
             tw = draw.textlength(name, font=label_font)
             pad = label_font.size * 0.25
             label_y = min(label_y, ph - label_font.size - 2 * pad)
@@ -918,10 +918,10 @@ class StoryboardImage:
         font = _font(max(9, round(header_h * 0.5)))
         pad = header_h * 0.3
         ty = (header_h - swatch_h - font.size) / 2
-        label = _fit(draw, f"{prompt.shot_label} · {prompt.framing.value.upper()}", font, width * 0.45)
+        label = fit(draw, f"{prompt.shot_label} · {prompt.framing.value.upper()}", font, width * 0.45)
         draw.text((pad, ty), label, font=font, fill=paper)
         used = draw.textlength(label, font=font) + 3 * pad
-        heading = _fit(draw, prompt.scene_heading, font, width - used - pad)
+        heading = fit(draw, prompt.scene_heading, font, width - used - pad)
         draw.text((width - pad - draw.textlength(heading, font=font), ty), heading, font=font, fill=paper)
 
     def _draw_caption(
