@@ -72,12 +72,14 @@ def _strength(t: float, end_s: float) -> float:
     return float(np.clip(min(rising, falling), 0.0, 1.0))
 
 
-def title_end_s(seconds: float, shot_s: float) -> float | None:
-    """When a title meant to show for ``seconds`` is gone from a shot ``shot_s`` long: sooner in a short
-    shot, before its last half second (a fade to black may start there). None if it would not get to
-    show at full strength."""
+def title_end_s(title: str, seconds: float, shot_s: float) -> float | None:
+    """When ``title``, meant to show for ``seconds``, is gone from a shot ``shot_s`` long: sooner in a
+    short shot, before its last half second (a fade to black may start there). None if it would not get
+    to show at full strength, or if the bundled font cannot draw it (it has Latin letters only, and a
+    title in boxes is worse than none)."""
     end = min(TITLE_START_S + seconds, shot_s - TITLE_FADE_S)
-    return end if end >= TITLE_START_S + 2 * TITLE_FADE_S else None
+    drawable = bool(title.strip()) and printable(title).isascii()
+    return end if drawable and end >= TITLE_START_S + 2 * TITLE_FADE_S else None
 
 
 def with_title(frames: Iterable[Frame], title: str, fps: int, end_s: float) -> Iterator[Frame]:

@@ -89,9 +89,9 @@ def _clip(
     fade_in = shot.number_in_scene == 1 and not shot.continues_previous
     fade_out = shot.number_in_scene == len(scene.shots) and plan.continued_by(shot) is None
     longest_take = max((take.duration_s for take in narration.takes.values()), default=0.0)
-    # The film's title over its opening shot, unless the profile turns it off or the shot is too short.
+    # The film's title over its opening shot, unless the profile turns it off or it cannot be shown.
     first = key == plan.shots[0].key
-    title_end = title_end_s(backends.profile.output.title_s, n_frames / plan.fps) if first else None
+    title_end = title_end_s(plan.title, backends.profile.output.title_s, n_frames / plan.fps) if first else None
     fits = NARRATION_LEAD_S + longest_take <= narration.final_duration_s + 1e-6
 
     attempts: list[QualityAttempt] = []
