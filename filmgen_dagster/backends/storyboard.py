@@ -249,15 +249,19 @@ def _draw_head(
         draw.rectangle([cx + r * 0.55, cy + r * 1.2, cx + r * 0.9, cy + r * 2.1], fill=scarf, **lines)
 
 
-def _draw_speech_bubble(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, ink: RGB, paper: RGB) -> None:
-    """A speech balloon whose tail points down-left to the speaker's mouth, from (x, y)."""
+def _draw_speech_bubble(
+    draw: ImageDraw.ImageDraw, x: float, y: float, r: float, ink: RGB, paper: RGB, side: int = 1
+) -> None:
+    """A speech balloon on ``side`` of (x, y) (1: right, -1: left), its tail pointing down to the
+    speaker's mouth there."""
     outline = max(1, round(r / 12))
-    body = [x, y - r * 1.3, x + r * 2.0, y - r * 0.1]
-    draw.polygon([(x + r * 0.35, y - r * 0.4), (x - r * 0.15, y + r * 0.2), (x + r * 0.75, y - r * 0.3)], fill=ink)
-    draw.ellipse(body, fill=paper, outline=ink, width=outline)
+    body = sorted([x, x + side * r * 2.0])
+    tail = [(x + side * r * 0.35, y - r * 0.4), (x - side * r * 0.15, y + r * 0.2), (x + side * r * 0.75, y - r * 0.3)]
+    draw.polygon(tail, fill=ink)
+    draw.ellipse([body[0], y - r * 1.3, body[1], y - r * 0.1], fill=paper, outline=ink, width=outline)
     dot = r * 0.1
     for k in (0.6, 1.0, 1.4):
-        cx, cy = x + r * k, y - r * 0.7
+        cx, cy = x + side * r * k, y - r * 0.7
         draw.ellipse([cx - dot, cy - dot, cx + dot, cy + dot], fill=ink)
 
 
@@ -836,7 +840,9 @@ class StoryboardImage:
             _draw_held(scene, held.get(character.name, []), hands, person)
             if character.name in prompt.speakers:
                 bubble_r = min(max(head_r * 0.6, ph * 0.035), ph * 0.07)
-                _draw_speech_bubble(draw, cx + head_r * 0.9, head_cy - head_r * 0.8, bubble_r, ink, paper)
+                # On the side away from the middle, where the camera's label sits.
+                side = 1 if cx >= pw / 2 else -1
+                _draw_speech_bubble(draw, cx + side * head_r * 0.9, head_cy - head_r * 0.8, bubble_r, ink, paper, side)
             if not character.name:  # one of a group whose first member carries the label
                 continue
             name = fit(draw, character.name, label_font, pw / max(len(shown), 2) * 0.9)
