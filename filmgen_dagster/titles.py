@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter
 
 from filmgen_dagster.av import Frame, Yuv420Frame
-from filmgen_dagster.backends.storyboard import fit, printable
+from filmgen_dagster.backends.storyboard import bundled_font, fit, printable
 
 TITLE_START_S = 0.6  # the opening shot fades in from black over its first half second
 TITLE_FADE_S = 0.5
@@ -36,10 +36,10 @@ def title_card(title: str, width: int, height: int) -> TitleCard:
     # More than fits across the frame at the smallest size is cut before any measuring.
     text = " ".join(printable(title).split())[: width // 4]
     size = max(12, round(height * 0.1))
-    font = ImageFont.load_default(size=size)
+    font = bundled_font(size)
     while size > 12 and font.getlength(text) > width * 0.8:
         size = max(12, round(size * 0.9))
-        font = ImageFont.load_default(size=size)
+        font = bundled_font(size)
     text = fit(ImageDraw.Draw(Image.new("L", (1, 1))), text, font, width * 0.9)  # cut with "…" if too long
     left, top, right, bottom = font.getbbox(text)
     pad = size // 2  # room for the shadow's blur

@@ -208,6 +208,10 @@ def test_a_quotation_is_spoken_by_whoever_the_text_says_speaks_it():
     assert lines_of("“Run,” Mira told Tomas. “Now.”", names, names) == [
         ("“Run,”", "Mira"), ("Mira told Tomas.", None), ("“Now.”", "Mira")
     ]
+    # The clause ends where the sentence does, not at a title.
+    assert lines_of('"Hi," said Mrs. Rao. "Bye."', ["Mrs. Rao", "Mira"], ["Mrs. Rao", "Mira"]) == [
+        ('"Hi,"', "Mrs. Rao"), ("said Mrs. Rao.", None), ('"Bye."', "Mrs. Rao")
+    ]
     # Nobody given ("she" with two in frame), no verb of speech, or an unbalanced quote: the narrator's.
     for text in ('"Go," she said.', 'The sign read "Closed". Mira sighed.', 'He said "wait'):
         assert lines_of(text, names, names) == [(text, None)]

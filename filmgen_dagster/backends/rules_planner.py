@@ -249,7 +249,6 @@ def shot_extras(text: str, characters: dict[str, str]) -> list[Extra]:
 _QUOTATION = re.compile(r'"[^"]*"|“[^”]*”')
 _SPEECH_VERB = re.compile(rf"\b(?:{'|'.join(SPEECH_VERBS)})\b", re.IGNORECASE)
 _SHE_OR_HE = re.compile(r"\b(?:he|she)\b", re.IGNORECASE)
-_CLAUSE_END = re.compile(r"[.!?।]")
 
 
 def _quotations(text: str) -> list[re.Match[str]] | None:
@@ -270,14 +269,15 @@ def quotation_speakers(text: str, names: list[str], present: list[str]) -> list[
     quotes = _quotations(text) or []
     speakers: list[str | None] = []
     for index, quote in enumerate(quotes):
-        # The clauses on either side of the quotation, up to a full stop or the next quotation.
+        # The clauses on either side of the quotation, up to the end of its sentence (by the one sentence
+        # rule: not at "Mrs.") or the next quotation.
         start = quotes[index - 1].end() if index else 0
-        start = max([start, *(stop.end() for stop in _CLAUSE_END.finditer(text, start, quote.start()))])
+        start = max([start, *(stop.end() for stop in SENTENCE_END.finditer(text, start, quote.start()))])
         end = quotes[index + 1].start() if index + 1 < len(quotes) else len(text)
-        stop = _CLAUSE_END.search(text, quote.end(), end)
+        stop = SENTENCE_END.search(text, quote.end(), end)
         said = [
             clause
-            for clause in (text[quote.end() : stop.end() if stop else end], text[start : quote.start()])
+            for clause in (text[quote.end() : stop.start() if stop else end], text[start : quote.start()])
             if _SPEECH_VERB.search(clause)
         ]
         if not said:

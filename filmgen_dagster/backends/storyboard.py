@@ -67,7 +67,7 @@ MAX_FIGURES = 4
 
 
 @lru_cache(maxsize=32)
-def _font(size: int) -> ImageFont.FreeTypeFont:
+def bundled_font(size: int) -> ImageFont.FreeTypeFont:
     # Pillow's bundled scalable font: no system fonts needed. Glyphs it lacks (e.g. Devanagari)
     # render as boxes or nothing, never an error.
     return ImageFont.load_default(size=size)  # type: ignore[return-value]
@@ -811,7 +811,7 @@ class StoryboardImage:
         """The characters in frame (x as a share of the width), with what they hold in their hands."""
         (pw, ph), draw, ink, paper, framing = scene.size, scene.draw, scene.ink, scene.paper, prompt.framing
         outline = max(1, round(ph / 250))
-        label_font = _font(max(9, round(ph * 0.04)))
+        label_font = bundled_font(max(9, round(ph * 0.04)))
         for fx, character in shown:
             colour = _rgb(character.colour)
             cx = pw * fx
@@ -866,7 +866,7 @@ class StoryboardImage:
         sx, sy = pw * 0.05, ph * 0.05
         draw.rectangle([sx, sy, pw - sx, ph - sy], outline=guide, width=thin)
 
-        font = _font(max(9, round(ph * 0.05)))
+        font = bundled_font(max(9, round(ph * 0.05)))
         pad = font.size * 0.3
 
         arrow_w = max(2, round(ph / 90))
@@ -921,7 +921,7 @@ class StoryboardImage:
         for i, colour in enumerate(palette):
             left, right = width * i / len(palette), width * (i + 1) / len(palette)
             draw.rectangle([left, header_h - swatch_h, right, header_h], fill=colour)
-        font = _font(max(9, round(header_h * 0.5)))
+        font = bundled_font(max(9, round(header_h * 0.5)))
         pad = header_h * 0.3
         ty = (header_h - swatch_h - font.size) / 2
         label = fit(draw, f"{prompt.shot_label} · {prompt.framing.value.upper()}", font, width * 0.45)
@@ -934,7 +934,7 @@ class StoryboardImage:
         self, draw: ImageDraw.ImageDraw, caption: str, box: tuple[int, int, int, int], ink: RGB
     ) -> None:
         x0, y0, x1, y1 = box
-        font = _font(max(9, round((y1 - y0) * 0.26)))
+        font = bundled_font(max(9, round((y1 - y0) * 0.26)))
         spacing = font.size * 1.2
         pad = font.size * 0.5
         max_lines = max(1, int((y1 - y0 - pad) // spacing))
