@@ -11,10 +11,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from filmgen_dagster.av import Frame, Yuv420Frame
-from filmgen_dagster.backends.storyboard import bundled_font, fit, printable
+from filmgen_dagster.backends.storyboard import fit
+from filmgen_dagster.fonts import drawable, typeface
 
 TITLE_START_S = 0.6  # the opening shot fades in from black over its first half second
 TITLE_FADE_S = 0.5
+# Part of a titled clip's cache key: a change to how the card looks must render the clip again.
+CARD_STYLE = "noto-sans-1"
 # BT.709 limited range, as the frames are: the letters' white and the shadow's black.
 _Y_WHITE, _Y_BLACK, _CHROMA_GREY = 235.0, 16.0, 128.0
 
@@ -34,21 +37,21 @@ class TitleCard:
 def title_card(title: str, width: int, height: int) -> TitleCard:
     """The title centred a little above the middle, as large as fits in four fifths of the width."""
     # More than fits across the frame at the smallest size is cut before any measuring.
-    text = " ".join(printable(title).split())[: width // 4]
+    text = " ".join(title.split())[: width // 4]
     size = max(12, round(height * 0.1))
-    font = bundled_font(size)
-    while size > 12 and font.getlength(text) > width * 0.8:
+    font = typeface(size)
+    while size > 12 and font.length(text) > width * 0.8:
         size = max(12, round(size * 0.9))
-        font = bundled_font(size)
-    text = fit(ImageDraw.Draw(Image.new("L", (1, 1))), text, font, width * 0.9)  # cut with "…" if too long
-    left, top, right, bottom = font.getbbox(text)
+        font = typeface(size)
+    text = fit(text, font, width * 0.9)  # cut with "…" if too long
+    left, top, right, bottom = (round(v) for v in font.bbox(text))
     pad = size // 2  # room for the shadow's blur
     x0 = max(0, (width - (right - left)) // 2 - pad) // 2 * 2
     y0 = max(0, round(height * 0.42) - (bottom - top) // 2 - pad) // 2 * 2
     x1 = min(width, x0 + (right - left) + 2 * pad + 1) // 2 * 2
     y1 = min(height, y0 + (bottom - top) + 2 * pad + 1) // 2 * 2
     mask = Image.new("L", (x1 - x0, y1 - y0), 0)
-    ImageDraw.Draw(mask).text((pad - left, pad - top), text, font=font, fill=255)
+    font.draw(ImageDraw.Draw(mask), (pad - left, pad - top), text, 255)
     shadow = mask.filter(ImageFilter.MaxFilter(3)).filter(ImageFilter.GaussianBlur(size / 12))
     half = ((x1 - x0) // 2, (y1 - y0) // 2)
 
@@ -75,11 +78,11 @@ def _strength(t: float, end_s: float) -> float:
 def title_end_s(title: str, seconds: float, shot_s: float) -> float | None:
     """When ``title``, meant to show for ``seconds``, is gone from a shot ``shot_s`` long: sooner in a
     short shot, before its last half second (a fade to black may start there). None if it would not get
-    to show at full strength, or if the bundled font cannot draw it (it has Latin letters only, and a
-    title in boxes is worse than none)."""
+    to show at full strength, or if our fonts lack some of its letters (a title in boxes is worse than
+    none)."""
     end = min(TITLE_START_S + seconds, shot_s - TITLE_FADE_S)
-    drawable = bool(title.strip()) and printable(title).isascii()
-    return end if drawable and end >= TITLE_START_S + 2 * TITLE_FADE_S else None
+    shown = bool(title.strip()) and drawable(title)
+    return end if shown and end >= TITLE_START_S + 2 * TITLE_FADE_S else None
 
 
 def with_title(frames: Iterable[Frame], title: str, fps: int, end_s: float) -> Iterator[Frame]:

@@ -1,4 +1,4 @@
-"""An installed package (not a checkout) still finds its prompts, profiles and instance config."""
+"""An installed package (not a checkout) still finds its prompts, profiles, instance config and fonts."""
 
 import subprocess
 import sys
@@ -20,6 +20,7 @@ def test_wheel_carries_the_editable_folders(tmp_path):
         "filmgen_dagster/_data/profiles/studio.yaml",
         "filmgen_dagster/_data/prompts/shot_prompt.yaml",
         *(f"filmgen_dagster/_data/prompts/styles/{s}.yaml" for s in ("cinematic", "anime", "noir", "watercolor")),
+        *(f"filmgen_dagster/fonts/{f}" for f in ("NotoSans-Regular.ttf", "NotoSansDevanagariUI-Regular.ttf", "OFL.txt")),
     }
     assert expected <= names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()

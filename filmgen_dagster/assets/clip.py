@@ -35,7 +35,7 @@ from filmgen_dagster.quality import (
 )
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
-from filmgen_dagster.titles import title_end_s, with_title
+from filmgen_dagster.titles import CARD_STYLE, title_end_s, with_title
 
 # Each scene dips to black at its ends: the cut between scenes is a fade without re-encoding later.
 SCENE_FADE_S = 0.5
@@ -117,7 +117,7 @@ def _clip(
             "fades": [fade_in, fade_out],
             "codec": VIDEO_CODEC_ARGS,
             **({"continues": previous_clip} if previous_clip else {}),
-            **({"title": [plan.title, title_end]} if title_end else {}),
+            **({"title": [plan.title, title_end, CARD_STYLE]} if title_end else {}),
         }
         video_ref = media.recall("clip", inputs)
         cached = video_ref is not None

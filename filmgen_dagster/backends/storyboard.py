@@ -8,12 +8,10 @@ All randomness comes from ``prompt.seed``, so a prompt always renders the same i
 from __future__ import annotations
 
 import random
-import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageColor, ImageDraw, ImageFilter
 
 from filmgen_dagster.backends.base import PICTURE_BOX
 from filmgen_dagster.domain import (
@@ -32,6 +30,7 @@ from filmgen_dagster.domain import (
     TimeOfDay,
     Weather,
 )
+from filmgen_dagster.fonts import Typeface, typeface
 from filmgen_dagster.looks import COLOURS, character_look, worn_colour
 
 RGB = tuple[int, int, int]
@@ -66,32 +65,6 @@ CAMERA_LABELS = {
 MAX_FIGURES = 4
 
 
-@lru_cache(maxsize=32)
-def bundled_font(size: int) -> ImageFont.FreeTypeFont:
-    # Pillow's bundled scalable font: no system fonts needed. Glyphs it lacks (e.g. Devanagari)
-    # render as boxes or nothing, never an error.
-    return ImageFont.load_default(size=size)  # type: ignore[return-value]
-
-
-# Pillow's bundled font covers little beyond ASCII: typographic punctuation it lacks gets an ASCII stand-in.
-_SUBSTITUTES = str.maketrans({"—": " - ", "–": "-", "•": "·", "×": "x", "→": "->", "←": "<-"})
-
-
-def printable(text: str) -> str:
-    """Fold accented Latin letters to ASCII (é -> e) and known punctuation; other scripts are left as
-    they are (they may show as boxes, which is fine for a storyboard)."""
-    if text.isascii():
-        return text
-    out = []
-    for ch in text.translate(_SUBSTITUTES):
-        if ch.isascii():
-            out.append(ch)
-            continue
-        folded = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        out.append(folded if folded and folded.isascii() else ch)
-    return "".join(out)
-
-
 def _rgb(hex_colour: str) -> RGB:
     return ImageColor.getrgb(hex_colour)[:3]  # type: ignore[return-value]
 
@@ -106,41 +79,39 @@ def _gradient(height: int, top: RGB, bottom: RGB) -> np.ndarray:
     return np.asarray(top, np.float32) * (1 - t) + np.asarray(bottom, np.float32) * t
 
 
-def fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, max_width: float) -> str:
+def fit(text: str, font: Typeface, max_width: float) -> str:
     """``text`` on one line, cut and ended with an ellipsis if it is wider than ``max_width``."""
-    text = " ".join(printable(text).split())
-    if draw.textlength(text, font=font) <= max_width:
+    text = " ".join(text.split())
+    if font.length(text) <= max_width:
         return text
     # Binary search for the longest prefix that fits with the ellipsis (text measuring is the cost).
     lo, hi = 0, len(text)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if draw.textlength(text[:mid] + "…", font=font) <= max_width:
+        if font.length(text[:mid] + "…") <= max_width:
             lo = mid
         else:
             hi = mid - 1
     return text[:lo].rstrip() + "…"
 
 
-def _wrap(
-    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, max_width: float, max_lines: int
-) -> list[str]:
+def _wrap(text: str, font: Typeface, max_width: float, max_lines: int) -> list[str]:
     """Greedy word wrap; the last line ends with an ellipsis when the text does not fit."""
-    words = printable(text).split()
+    words = text.split()
     # Measuring each word once (not each growing line) keeps long captions fast; the small margin
     # absorbs kerning across word boundaries.
     limit = max_width * 0.98
-    space = draw.textlength(" ", font=font)
+    space = font.length(" ")
     lines: list[str] = []
     line: list[str] = []
     used = 0.0
     for i, word in enumerate(words):
-        width = draw.textlength(word, font=font)
+        width = font.length(word)
         if line and used + space + width > limit:
             lines.append(" ".join(line))
             if len(lines) == max_lines:
                 # The next word did not fit, so this always cuts and ends with the ellipsis.
-                lines[-1] = fit(draw, " ".join([lines[-1], *words[i:]]), font, max_width)
+                lines[-1] = fit(" ".join([lines[-1], *words[i:]]), font, max_width)
                 break
             line, used = [], 0.0
         used += (space if line else 0.0) + width
@@ -149,7 +120,7 @@ def _wrap(
         if line:
             lines.append(" ".join(line))
     # A single word wider than the strip is cut too.
-    return [fit(draw, line, font, max_width) for line in lines]
+    return [fit(line, font, max_width) for line in lines]
 
 
 def _arrow(
@@ -716,7 +687,7 @@ class StoryboardImage:
     """ImageBackend drawing a storyboard panel for a shot prompt."""
 
     backend_id = "storyboard"
-    model_id = "filmgen-storyboard-v5"
+    model_id = "filmgen-storyboard-v6"
 
     def __init__(self, styles: dict[str, StylePreset]) -> None:
         self.styles = styles
@@ -811,7 +782,7 @@ class StoryboardImage:
         """The characters in frame (x as a share of the width), with what they hold in their hands."""
         (pw, ph), draw, ink, paper, framing = scene.size, scene.draw, scene.ink, scene.paper, prompt.framing
         outline = max(1, round(ph / 250))
-        label_font = bundled_font(max(9, round(ph * 0.04)))
+        label_font = typeface(max(9, round(ph * 0.04)))
         for fx, character in shown:
             colour = _rgb(character.colour)
             cx = pw * fx
@@ -845,13 +816,13 @@ class StoryboardImage:
                 _draw_speech_bubble(draw, cx + side * head_r * 0.9, head_cy - head_r * 0.8, bubble_r, ink, paper, side)
             if not character.name:  # one of a group whose first member carries the label
                 continue
-            name = fit(draw, character.name, label_font, pw / max(len(shown), 2) * 0.9)
-            tw = draw.textlength(name, font=label_font)
+            name = fit(character.name, label_font, pw / max(len(shown), 2) * 0.9)
+            tw = label_font.length(name)
             pad = label_font.size * 0.25
             label_y = min(label_y, ph - label_font.size - 2 * pad)
             tag = [cx - tw / 2 - pad, label_y - pad, cx + tw / 2 + pad, label_y + label_font.size + pad]
             draw.rectangle(tag, fill=paper, outline=ink)
-            draw.text((cx - tw / 2, label_y), name, font=label_font, fill=ink)
+            label_font.draw(draw, (cx - tw / 2, label_y), name, ink)
 
     def _draw_guides(
         self, draw: ImageDraw.ImageDraw, pw: int, ph: int, prompt: ShotPrompt, ink: RGB, paper: RGB
@@ -866,7 +837,7 @@ class StoryboardImage:
         sx, sy = pw * 0.05, ph * 0.05
         draw.rectangle([sx, sy, pw - sx, ph - sy], outline=guide, width=thin)
 
-        font = bundled_font(max(9, round(ph * 0.05)))
+        font = typeface(max(9, round(ph * 0.05)))
         pad = font.size * 0.3
 
         arrow_w = max(2, round(ph / 90))
@@ -898,10 +869,10 @@ class StoryboardImage:
             _arrow(draw, *((bottom, top) if move is CameraMove.tilt_up else (top, bottom)), colour, arrow_w)
             text_at = (ax, ph * 0.15)
         text = CAMERA_LABELS[move]
-        tw = draw.textlength(text, font=font)
+        tw = font.length(text)
         tx, ty = text_at[0] - tw / 2, text_at[1] - font.size / 2
         draw.rectangle([tx - pad, ty - pad, tx + tw + pad, ty + font.size + pad], fill=paper, outline=colour)
-        draw.text((tx, ty), text, font=font, fill=colour)
+        font.draw(draw, (tx, ty), text, colour)
 
     # ------------------------------------------------------------ strips
 
@@ -921,22 +892,22 @@ class StoryboardImage:
         for i, colour in enumerate(palette):
             left, right = width * i / len(palette), width * (i + 1) / len(palette)
             draw.rectangle([left, header_h - swatch_h, right, header_h], fill=colour)
-        font = bundled_font(max(9, round(header_h * 0.5)))
+        font = typeface(max(9, round(header_h * 0.5)))
         pad = header_h * 0.3
         ty = (header_h - swatch_h - font.size) / 2
-        label = fit(draw, f"{prompt.shot_label} · {prompt.framing.value.upper()}", font, width * 0.45)
-        draw.text((pad, ty), label, font=font, fill=paper)
-        used = draw.textlength(label, font=font) + 3 * pad
-        heading = fit(draw, prompt.scene_heading, font, width - used - pad)
-        draw.text((width - pad - draw.textlength(heading, font=font), ty), heading, font=font, fill=paper)
+        label = fit(f"{prompt.shot_label} · {prompt.framing.value.upper()}", font, width * 0.45)
+        font.draw(draw, (pad, ty), label, paper)
+        used = font.length(label) + 3 * pad
+        heading = fit(prompt.scene_heading, font, width - used - pad)
+        font.draw(draw, (width - pad - font.length(heading), ty), heading, paper)
 
     def _draw_caption(
         self, draw: ImageDraw.ImageDraw, caption: str, box: tuple[int, int, int, int], ink: RGB
     ) -> None:
         x0, y0, x1, y1 = box
-        font = bundled_font(max(9, round((y1 - y0) * 0.26)))
+        font = typeface(max(9, round((y1 - y0) * 0.26)))
         spacing = font.size * 1.2
         pad = font.size * 0.5
         max_lines = max(1, int((y1 - y0 - pad) // spacing))
-        for i, line in enumerate(_wrap(draw, caption, font, x1 - x0 - 2 * pad, max_lines)):
-            draw.text((x0 + pad, y0 + pad * 0.6 + i * spacing), line, font=font, fill=ink)
+        for i, line in enumerate(_wrap(caption, font, x1 - x0 - 2 * pad, max_lines)):
+            font.draw(draw, (x0 + pad, y0 + pad * 0.6 + i * spacing), line, ink)
