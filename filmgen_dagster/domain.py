@@ -114,6 +114,7 @@ class StoryBlock(BaseModel):
 
     kind: Literal["narration", "action", "dialogue"]
     text: str
+    language: LanguageCode = Field("en", description="the language ``text`` is written in: hi when in Devanagari")
     hindi: str | None = None
     speaker: str | None = None
     line: int = Field(description="1-based line number in the source file")

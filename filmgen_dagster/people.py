@@ -1,4 +1,5 @@
-"""Who an English story is about: the nouns for people it does not name, and the names of those it does.
+"""Who an English story is about: the nouns for people it does not name, and the names of those it does;
+and the words that say who speaks, in English and Hindi.
 
 Prose has no cast list, so its characters are read from how it writes them: a capitalised word is a
 person when it acts like one ("Arun folded a paper boat", "said Priya", "Mira, a girl in a red coat,").
@@ -41,6 +42,16 @@ SPEECH_VERBS = (
     "cries", "replied", "replies", "answered", "answers", "murmured", "murmurs", "muttered", "mutters",
     "told", "tells", "added", "adds", "yelled", "yells", "begged", "begs", "explained", "explains",
 )  # fmt: skip
+# ... and in Hindi, masculine and feminine: '"रुको!" सीता ने कहा।', 'अरुण बोला, "देखो।"'
+HINDI_SPEECH_VERBS = (
+    "कहा", "कही", "कहता", "कहती", "कहते", "पूछा", "पूछी", "पूछता", "पूछती", "बोला", "बोली", "बोले", "बोलता",
+    "बोलती", "चिल्लाया", "चिल्लाई", "चिल्लाए", "फुसफुसाया", "फुसफुसाई", "पुकारा", "पुकारी",
+)  # fmt: skip
+# Word edges that hold in Devanagari too, where a vowel sign ends a word ("सीता") or goes on it ("कहाँ" is
+# "where", not "कहा" "said"): Python's \b counts the signs as non-word characters, so "\bसीता\b" never
+# matches and "कहा\b" matches inside "कहाँ". The danda (।) ends a word like a full stop.
+WORD_START = r"(?<![\w\u0900-\u0963\u0966-\u097f])"
+WORD_END = r"(?![\w\u0900-\u0963\u0966-\u097f])"
 # Capitalised at the start of a sentence, but never a name.
 _NOT_NAMES = frozenset(
     """I He She It They We You The A An This That These Those Then There Here When While As But And Or So If

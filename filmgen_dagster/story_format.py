@@ -343,8 +343,14 @@ def _build_story(
     characters |= {
         person: introduced.get(person, "") for person in sorted(speakers | set(introduced)) if person not in characters
     }
-    has_hindi = any(b.hindi for s in scenes for b in s.blocks)
-    chosen = languages or front.get("languages") or (["en", "hi"] if has_hindi else ["en"])
+    for block in (b for s in scenes for b in s.blocks):
+        block.language = written_in(block.text)
+    spoken = [b for s in scenes for b in s.blocks if b.kind != "action"]
+    has_hindi = any(b.hindi for s in scenes for b in s.blocks) or any(b.language == "hi" for b in spoken)
+    has_english = any(b.language == "en" for b in spoken)
+    # By default, the languages the story is written in: a story told in Hindi alone is narrated in Hindi.
+    default = (["en"] if has_english or not has_hindi else []) + (["hi"] if has_hindi else [])
+    chosen = languages or front.get("languages") or default
     if isinstance(chosen, str):
         chosen = [part.strip() for part in chosen.split(",")]
     if not isinstance(chosen, list):
@@ -373,6 +379,13 @@ def _build_story(
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise StoryError(f"story {name}: front matter field {field!r} is invalid ({first['msg']})") from None
+
+
+def written_in(text: str) -> str:
+    """"hi" for text written mostly in Devanagari letters, else "en"."""
+    letters = [ch for ch in text if ch.isalpha()]
+    devanagari = sum("\u0900" <= ch <= "\u097f" for ch in letters)
+    return "hi" if devanagari * 2 > len(letters) else "en"
 
 
 def _introductions(scenes: list[StoryScene], speakers: set[str]) -> dict[str, str]:

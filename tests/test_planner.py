@@ -217,6 +217,33 @@ def test_a_quotation_is_spoken_by_whoever_the_text_says_speaks_it():
         assert lines_of(text, names, names) == [(text, None)]
 
 
+def test_a_story_told_in_hindi_has_hindi_narration_and_its_speakers(tmp_path):
+    path = tmp_path / "nav.md"
+    path.write_text(
+        "---\ncharacters:\n  सीता: a girl in a yellow raincoat\n  अरुण: a boy\n---\n# पहला दृश्य\n\n"
+        '"रुको!" सीता ने कहा। "कहाँ?" अरुण ने पूछा।\n\nवह नाव के पीछे भागी।\n',
+        encoding="utf-8",
+    )
+    film = RuleBasedPlanner().plan(load_story(path), "nav", 24, 1280, 720)
+    assert film.languages == ["hi"]
+    first, second = film.shots
+    assert list(first.narration) == ["hi"] and list(second.narration) == ["hi"]
+    assert [(line.text, line.speaker) for line in first.narration["hi"]] == [
+        ('"रुको!"', "सीता"), ("सीता ने कहा।", None), ('"कहाँ?"', "अरुण"), ("अरुण ने पूछा।", None)
+    ]
+    assert first.planned_duration_s > MIN_SHOT_S  # timed by its Hindi, as an English shot by its English
+    assert second.characters == ["सीता", "अरुण"]  # "वह" (she) keeps the shot before's people
+    bible = StyleBible(film_key=film.film_key, style=load_styles()["watercolor"], base_seed=1, characters=[])
+    assert build_shot_prompt(film, first, bible).speakers == ["सीता", "अरुण"]
+    # "उसने कहा" (he/she said) with one character in frame; "कहाँ" (where) is not "कहा" (said); a name
+    # that ends in a vowel sign is found, and not inside a longer name.
+    assert lines_of('"चलो।" उसने कहा।', ["सीता"], ["सीता"]) == [('"चलो।"', "सीता"), ("उसने कहा।", None)]
+    assert lines_of('"चलो।" कहाँ?', ["सीता"], ["सीता"]) == [('"चलो।" कहाँ?', None)]
+    assert lines_of('"चलो।" सीताराम ने कहा।', ["सीता"], ["सीता"]) == [('"चलो।" सीताराम ने कहा।', None)]
+    # The same reading in English: a capital after the quotation does not end its clause.
+    assert lines_of('"Wait!" Mira said.', ["Mira"], ["Mira"]) == [('"Wait!"', "Mira"), ("Mira said.", None)]
+
+
 def test_sentences_keep_their_closing_quotes_and_titles():
     text = '"Faster!" shouted Asha. "The wind is going!" Mrs. Rao smiled… Dr. Das did not.'
     assert split_sentences(text) == [

@@ -259,3 +259,24 @@ def test_report_lists_everything_needed_to_reproduce(rendered):
         assert np.array_equal(cell[cell_height - pasted.shape[0] :], pasted), shot["shot_key"]
     background = np.array([0x10, 0x12, 0x14], np.float32)
     assert all(np.abs(cell - background).max() == 0 for cell in cells[shots:])
+
+
+def test_a_story_told_in_hindi_is_a_hindi_film(tmp_path):
+    story = tmp_path / "nav.md"
+    story.write_text(
+        "---\ntitle: बारिश की नाव\ncharacters:\n  सीता: a girl in a yellow raincoat\n---\n# पहला दृश्य\n\n"
+        'सीता ने कागज़ की नाव बनाई और उसे पानी में रखा। "रुको!" सीता ने कहा।\n',
+        encoding="utf-8",
+    )
+    env = make_film_env(tmp_path / "env")
+    result = env.render(story)
+    assert result.returncode == 0, result.stderr
+    mp4 = Path(result.stdout.strip().splitlines()[-1])
+    streams = probe(mp4).streams
+    assert [(s.codec, s.language) for s in streams if s.kind == "audio"] == [("aac", "hin")]
+    assert [(s.codec, s.language) for s in streams if s.kind == "subtitle"] == [("mov_text", "hin")]
+    assert active_ratio(decode_audio(mp4, 0)) > 0.5  # spoken, not a silent track
+    assert "सीता ने कहा" in extract_subtitles(mp4, 0)
+    manifest = FilmManifest.model_validate_json(next(env.out.glob("*.report.json")).read_text())
+    assert manifest.missing_lines == {}
+    assert [line.speaker for line in manifest.plan.shots[0].narration["hi"]] == [None, "सीता", None]

@@ -116,6 +116,19 @@ def test_languages_override(tmp_path):
     assert story.languages == ["en"]
 
 
+def test_a_story_told_in_hindi_is_narrated_in_hindi_by_default(tmp_path):
+    hindi = load_story(write(tmp_path, "h.md", "# पहला दृश्य\n\nसीता ने कागज़ की नाव बनाई।\n\nवह हँसी।\n"))
+    assert hindi.languages == ["hi"]
+    assert [b.language for s in hindi.scenes for b in s.blocks] == ["hi", "hi"]
+    # Told in both, or in English with [hi] lines: both tracks; in English alone: English.
+    both = load_story(write(tmp_path, "b.txt", "Two\n\nSita folded a boat.\n\nवह हँसी।\n"))
+    assert both.languages == ["en", "hi"] and [b.language for b in both.scenes[0].blocks] == ["en", "hi"]
+    assert load_story(EXAMPLES / "tide-clock.md").languages == ["en", "hi"]
+    assert load_story(EXAMPLES / "paper-boat.txt").languages == ["en"]
+    # A Hindi name or word in English prose leaves it English.
+    assert load_story(write(tmp_path, "e.txt", "One\n\nSita sailed her नाव down the lane.\n")).languages == ["en"]
+
+
 def test_story_hash_changes_with_content(tmp_path):
     a = load_story(write(tmp_path, "a.txt", "One.\n"))
     b = load_story(write(tmp_path, "b.txt", "Two.\n"))

@@ -26,13 +26,21 @@ from filmgen_dagster.domain import (
     Weather,
 )
 from filmgen_dagster.keys import shot_key
-from filmgen_dagster.people import GROUP_NOUNS, PERSON_NOUNS, SPEECH_VERBS
+from filmgen_dagster.people import (
+    GROUP_NOUNS,
+    HINDI_SPEECH_VERBS,
+    PERSON_NOUNS,
+    SPEECH_VERBS,
+    WORD_END,
+    WORD_START,
+)
 from filmgen_dagster.subtitles import SENTENCE_END
 
 WORDS_PER_SECOND = 2.5  # ~150 words per minute, a calm narration pace
 READING_WORDS_PER_SECOND = 3.0  # action lines are read on screen, not spoken
 MIN_SHOT_S, TARGET_SHOT_S, MAX_SHOT_S = 2.0, 6.0, 10.0
-_PRONOUN = re.compile(r"\b(he|she|they|him|her|them|his|hers|their)\b", re.IGNORECASE)
+_PRONOUNS = "he she they him her them his hers their वह वो वे उसने उसे उसका उसकी उसके उन्होंने उन्हें".split()
+_PRONOUN = re.compile(rf"{WORD_START}(?:{'|'.join(_PRONOUNS)}){WORD_END}", re.IGNORECASE)
 _FRAMING_CYCLE = (Framing.medium, Framing.close, Framing.medium, Framing.wide)
 _CAMERA_FOR = {
     Framing.wide: (CameraMove.pan_right, CameraMove.pan_left),
@@ -193,7 +201,7 @@ def _mentions(text: str, names: list[str]) -> list[tuple[int, str]]:
         (match.start(), name)
         for name in names
         for form in {name, name.split()[-1]}
-        for match in re.finditer(rf"(?<!\w){re.escape(form)}(?!\w)", text, re.IGNORECASE)
+        for match in re.finditer(rf"{WORD_START}{re.escape(form)}{WORD_END}", text, re.IGNORECASE)
     )
 
 
@@ -247,8 +255,10 @@ def shot_extras(text: str, characters: dict[str, str]) -> list[Extra]:
 
 # A quotation in double quotes, straight or curly; single quotes are too often apostrophes to tell apart.
 _QUOTATION = re.compile(r'"[^"]*"|“[^”]*”')
-_SPEECH_VERB = re.compile(rf"\b(?:{'|'.join(SPEECH_VERBS)})\b", re.IGNORECASE)
-_SHE_OR_HE = re.compile(r"\b(?:he|she)\b", re.IGNORECASE)
+_SPEECH_VERB = re.compile(
+    rf"{WORD_START}(?:{'|'.join(SPEECH_VERBS + HINDI_SPEECH_VERBS)}){WORD_END}", re.IGNORECASE
+)
+_SHE_OR_HE = re.compile(rf"{WORD_START}(?:he|she|वह|वो|उसने){WORD_END}", re.IGNORECASE)
 
 
 def _quotations(text: str) -> list[re.Match[str]] | None:
@@ -270,11 +280,13 @@ def quotation_speakers(text: str, names: list[str], present: list[str]) -> list[
     speakers: list[str | None] = []
     for index, quote in enumerate(quotes):
         # The clauses on either side of the quotation, up to the end of its sentence (by the one sentence
-        # rule: not at "Mrs.") or the next quotation.
+        # rule: not at "Mrs.") or the next quotation. A sentence end right after the quotation does not end
+        # the clause after it: '"Wait!" Mira said.', and in Hindi, which has no capitals to tell,
+        # '"रुको!" सीता ने कहा।'.
         start = quotes[index - 1].end() if index else 0
         start = max([start, *(stop.end() for stop in SENTENCE_END.finditer(text, start, quote.start()))])
         end = quotes[index + 1].start() if index + 1 < len(quotes) else len(text)
-        stop = SENTENCE_END.search(text, quote.end(), end)
+        stop = SENTENCE_END.search(text, quote.end() + 1, end)
         said = [
             clause
             for clause in (text[quote.end() : stop.start() if stop else end], text[start : quote.start()])
@@ -325,7 +337,7 @@ def _present(text: str, names: list[str], previous: list[str]) -> list[str]:
 
 class RuleBasedPlanner:
     backend_id = "rules"
-    model_id = "filmgen-rules-v5"
+    model_id = "filmgen-rules-v6"
 
     def plan(self, story: Story, film_key: str, fps: int, width: int, height: int) -> FilmPlan:
         names = sorted(story.characters, key=len, reverse=True)
@@ -343,7 +355,7 @@ class RuleBasedPlanner:
                 camera = _CAMERA_FOR[framing][number % 2]
                 if number == len(drafts) and number > 1 and framing == Framing.wide:
                     camera = CameraMove.pull_out
-                spoken = " ".join(line.text for line in narration.get("en", []))
+                spoken = " ".join(line.text for line in _spoken_lines(narration))
                 seconds = spoken_seconds(spoken) if spoken else len(visual.split()) / READING_WORDS_PER_SECOND
                 props = shot_props(visual, characters, props)
                 extras = shot_extras(visual, story.characters)
@@ -382,8 +394,8 @@ class RuleBasedPlanner:
                 if not drafts or _draft_seconds(drafts[-1]) + spoken_seconds(block.text) > MAX_SHOT_S:
                     drafts.append((f"{block.speaker} speaks", {}, [], block.line))
                 visual, narration, characters, line = drafts[-1]
-                narration.setdefault("en", []).append(NarrationLine(text=block.text, speaker=block.speaker))
-                if block.hindi:
+                narration.setdefault(block.language, []).append(NarrationLine(text=block.text, speaker=block.speaker))
+                if block.hindi and block.language != "hi":
                     narration.setdefault("hi", []).append(NarrationLine(text=block.hindi, speaker=block.speaker))
                 if block.speaker and block.speaker not in characters:
                     characters.append(block.speaker)
@@ -399,12 +411,17 @@ class RuleBasedPlanner:
                 previous = _present(text, names, previous)
                 # The Hindi's quotations are the same people's, when it has as many.
                 speakers = quotation_speakers(text, names, previous)
-                narration = {"en": voiced_lines(text, speakers)}
-                if hindi:
+                narration = {block.language: voiced_lines(text, speakers)}
+                if hindi and block.language != "hi":
                     narration["hi"] = voiced_lines(hindi, speakers)
                 drafts.append((text, narration, previous, block.line))
         return drafts
 
 
+def _spoken_lines(narration: dict[str, list[NarrationLine]]) -> list[NarrationLine]:
+    """The lines a shot's length is timed by: its English, or its Hindi in a story told in Hindi."""
+    return narration.get("en") or narration.get("hi") or []
+
+
 def _draft_seconds(draft: tuple[str, dict[str, list[NarrationLine]], list[str], int]) -> float:
-    return sum(spoken_seconds(line.text) for line in draft[1].get("en", []))
+    return sum(spoken_seconds(line.text) for line in _spoken_lines(draft[1]))
