@@ -62,7 +62,9 @@ def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotProm
         camera=shot.camera,
         mood=shot.mood,
         setting=scene.setting,
-        speakers=list(dict.fromkeys(line.speaker for lines in shot.narration.values() for line in lines if line.speaker)),
+        speakers=list(
+            dict.fromkeys(line.speaker for lines in shot.narration.values() for line in lines if line.speaker)
+        ),
         props=shot.props,
         extras=shot.extras,
     )

@@ -36,7 +36,7 @@ def plan(name, languages=None):
 
 
 def test_every_example_plans_valid_shots():
-    for name in ("tide-clock.md", "paper-boat.txt", "night-market.fountain"):
+    for name in ("tide-clock.md", "paper-boat.txt", "night-market.fountain", "baarish-ki-naav.md"):
         film = plan(name)
         assert film.shots
         for shot in film.shots:
@@ -242,6 +242,25 @@ def test_a_story_told_in_hindi_has_hindi_narration_and_its_speakers(tmp_path):
     assert lines_of('"चलो।" सीताराम ने कहा।', ["सीता"], ["सीता"]) == [('"चलो।" सीताराम ने कहा।', None)]
     # The same reading in English: a capital after the quotation does not end its clause.
     assert lines_of('"Wait!" Mira said.', ["Mira"], ["Mira"]) == [('"Wait!"', "Mira"), ("Mira said.", None)]
+
+
+def test_a_hindi_story_s_words_set_its_scene_props_and_mood(tmp_path):
+    path = tmp_path / "rain.md"
+    path.write_text(
+        "---\ncharacters:\n  सीता: a girl\n---\n# पहला दृश्य\n\n"
+        "रात को तूफ़ान आया और बारिश होने लगी। सीता डर गई, पर उसने अपनी नाव नदी में रखी। उसने छाता खोला।\n",
+        encoding="utf-8",
+    )
+    film = RuleBasedPlanner().plan(load_story(path), "rain", 24, 1280, 720)
+    scene = film.scenes[0]
+    assert (scene.setting.time_of_day, scene.setting.weather) == (TimeOfDay.night, Weather.storm)
+    assert scene.setting.places == [Place.water] and scene.mood == Mood.tense
+    # The boat on the river; the umbrella in her hand: "उसने" (she) with only her in frame.
+    props = [(p.kind, p.held_by) for shot in film.shots for p in shot.props]
+    assert props == [(Prop.boat, None), (Prop.umbrella, "सीता")]
+    # Whole words: "रोटी" (bread) is not "रो" (cry), "कहाँ" (where) not "कहा" (said); plural forms count.
+    assert detect_mood("उसने रोटी खाई।") == Mood.calm and detect_mood("वह अकेली रोई।") == Mood.sad
+    assert shot_props("नावें पानी में थीं।", [], []) == [ShotProp(kind=Prop.boat)]
 
 
 def test_sentences_keep_their_closing_quotes_and_titles():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 
 from filmgen_dagster.domain import (
@@ -55,53 +56,99 @@ MOOD_WORDS: dict[Mood, tuple[str, ...]] = {
     Mood.triumphant: ("victory", "win", "hero", "triumph", "rose", "saved", "finally", "cheer"),
     Mood.calm: ("calm", "gentle", "soft", "morning", "still", "tea", "slow", "peace"),
 }
+# Hindi has no stems to share safely ("रो", cry, begins "रोटी", bread): whole words, with their forms.
+HINDI_MOOD_WORDS: dict[Mood, frozenset[str]] = {
+    mood: frozenset(unicodedata.normalize("NFC", words).split())
+    for mood, words in {
+        Mood.joyful: "हँसी हँसा हँसे हँसते हंसी मुस्कुराई मुस्कुराया मुस्कान खुश खुशी ख़ुश ख़ुशी नाची नाचा नाचे खेलने धूप",
+        Mood.tense: "तूफ़ान तूफान आँधी डर डरी डरा भागी भागा भागे अँधेरा अंधेरा ख़तरा खतरा चीख चीखी चीखा",
+        Mood.sad: "रोई रोया रोने आँसू अकेली अकेला उदास दुख दुःख अलविदा",
+        Mood.mysterious: "परछाई परछाईं अजनबी रहस्य कोहरा धुंध रात चुपचाप सन्नाटा",
+        Mood.triumphant: "जीत जीती जीता विजय जश्न बचाया आख़िरकार आखिरकार",
+        Mood.calm: "शांत धीरे चाय सुबह आराम",
+    }.items()
+}
 
 
 def _words(*words: str) -> re.Pattern[str]:
-    """Any of ``words`` as whole words (plurals too), in any case."""
-    return re.compile(rf"\b(?:{'|'.join(words)})(?:s|es)?\b", re.IGNORECASE)
+    """Any of ``words`` as whole words (plurals too), in any case; Hindi words with their plural and
+    oblique endings (नाव, नावें, नावों)."""
+    english = [word for word in words if word.isascii()]
+    # As the story's text is (story_format reads it as NFC): a nukta letter (ज़) as two code points.
+    hindi = [unicodedata.normalize("NFC", word) for word in words if not word.isascii()]
+    alternatives = [rf"\b(?:{'|'.join(english)})(?:s|es)?\b"]
+    if hindi:
+        alternatives.append(rf"{WORD_START}(?:{'|'.join(hindi)})(?:ें|ों)?{WORD_END}")
+    return re.compile("|".join(alternatives), re.IGNORECASE)
 
 
 # The story's own words for when and where a scene happens; the first time of day it mentions counts.
 TIME_WORDS: dict[TimeOfDay, re.Pattern[str]] = {
-    TimeOfDay.dawn: _words("dawn", "daybreak", "sunrise", "first light", r"sun (?:rose|rises|rising|came up|comes up)"),
-    TimeOfDay.day: _words("day", "morning", "noon", "midday", "afternoon", "daylight", "sunlight", "sunshine"),
-    TimeOfDay.dusk: _words("dusk", "sunset", "twilight", "evening", "nightfall", r"sun (?:set|sets|setting|went down)"),
-    TimeOfDay.night: _words("night", "midnight", "moon", "moonlight", "moonlit", "star", "starlight"),
+    TimeOfDay.dawn: _words(
+        "dawn", "daybreak", "sunrise", "first light", r"sun (?:rose|rises|rising|came up|comes up)",
+        "भोर", "सवेरा", "सवेरे", "सूर्योदय", "उषा",
+    ),
+    TimeOfDay.day: _words(
+        "day", "morning", "noon", "midday", "afternoon", "daylight", "sunlight", "sunshine",
+        "दिन", "सुबह", "दोपहर", "धूप",
+    ),
+    TimeOfDay.dusk: _words(
+        "dusk", "sunset", "twilight", "evening", "nightfall", r"sun (?:set|sets|setting|went down)",
+        "शाम", "संध्या", "साँझ", "सूर्यास्त", "गोधूलि",
+    ),
+    TimeOfDay.night: _words(
+        "night", "midnight", "moon", "moonlight", "moonlit", "star", "starlight",
+        "रात", "आधी रात", "चाँद", "चांद", "चाँदनी", "तारा", "तारे",
+    ),
 }
 # In order of precedence: a scene with a storm and rain is drawn as a storm.
 WEATHER_WORDS: dict[Weather, re.Pattern[str]] = {
-    Weather.storm: _words("storm", "stormy", "thunder", "lightning", "gale", "tempest", "hurricane", "typhoon"),
-    Weather.snow: _words("snow", "snowing", "snowfall", "blizzard", "sleet"),
-    Weather.rain: _words("rain", "raining", "rainy", "drizzle", "downpour", "monsoon"),
-    Weather.fog: _words("fog", "foggy", "mist", "misty", "haze"),
+    Weather.storm: _words(
+        "storm", "stormy", "thunder", "lightning", "gale", "tempest", "hurricane", "typhoon",
+        "तूफ़ान", "तूफान", "आँधी", "आंधी",
+    ),
+    Weather.snow: _words("snow", "snowing", "snowfall", "blizzard", "sleet", "बर्फ़", "बर्फ", "हिमपात"),
+    Weather.rain: _words(
+        "rain", "raining", "rainy", "drizzle", "downpour", "monsoon", "बारिश", "वर्षा", "बरसात", "मानसून"
+    ),
+    Weather.fog: _words("fog", "foggy", "mist", "misty", "haze", "कोहरा", "कोहरे", "धुंध", "कुहासा"),
 }
 PLACE_WORDS: dict[Place, re.Pattern[str]] = {
     Place.interior: _words(
-        "room", "kitchen", "bedroom", "hallway", "corridor", "indoors", "attic", "cellar", "classroom"
+        "room", "kitchen", "bedroom", "hallway", "corridor", "indoors", "attic", "cellar", "classroom",
+        "कमरा", "कमरे", "रसोई",
     ),
     Place.water: _words(
-        "sea", "ocean", "beach", "shore", "harbou?r", "tide", "wave", "coast", "lake", "river", "water"
+        "sea", "ocean", "beach", "shore", "harbou?r", "tide", "wave", "coast", "lake", "river", "water",
+        "समुद्र", "सागर", "समंदर", "लहर", "ज्वार", "झील", "नदी", "पानी", "तालाब",
     ),
-    Place.town: _words("town", "city", "street", "market", "village", "alley", "bazaar", "stall", "shop"),
-    Place.forest: _words("forest", "woods", "jungle", "grove"),
-    Place.mountains: _words("mountain", "hill", "cliff", "peak", "valley"),
-    Place.tower: _words("lighthouse", "tower", "castle", "fort", "temple"),
+    Place.town: _words(
+        "town", "city", "street", "market", "village", "alley", "bazaar", "stall", "shop",
+        "शहर", "नगर", "गली", "सड़क", "बाज़ार", "बाजार", "गाँव", "गांव", "दुकान",
+    ),
+    Place.forest: _words("forest", "woods", "jungle", "grove", "जंगल", "वन"),
+    Place.mountains: _words("mountain", "hill", "cliff", "peak", "valley", "पहाड़", "पहाड़ी", "पर्वत", "घाटी"),
+    Place.tower: _words("lighthouse", "tower", "castle", "fort", "temple", "प्रकाशस्तंभ", "मीनार", "किला", "मंदिर"),
 }
 # Things a shot's text names, drawn on its storyboard panel.
 PROP_WORDS: dict[Prop, re.Pattern[str]] = {
-    Prop.boat: _words("boat", "ship", "canoe", "raft", "ferry", "sailboat", "dinghy", "yacht"),
-    Prop.bridge: _words("bridge"),
-    Prop.clock: _words("clock"),
-    Prop.lantern: _words("lantern", "torch"),
-    Prop.key: _words("key"),
-    Prop.book: _words("book", "notebook", "diary", "letter", "map", "newspaper"),
-    Prop.umbrella: _words("umbrella"),
-    Prop.candle: _words("candle"),
-    Prop.bicycle: _words("bicycle", "bike"),
-    Prop.car: _words("car", "taxi", "truck", "van", "jeep"),
-    Prop.dog: _words("dog", "puppy", "hound"),
-    Prop.bird: _words("bird", "gull", "seagull", "crow", "pigeon", "sparrow", "owl", "parrot"),
+    Prop.boat: _words("boat", "ship", "canoe", "raft", "ferry", "sailboat", "dinghy", "yacht", "नाव", "जहाज़", "जहाज"),
+    Prop.bridge: _words("bridge", "पुल"),
+    Prop.clock: _words("clock", "घड़ी", "घड़ियाँ"),
+    Prop.lantern: _words("lantern", "torch", "लालटेन"),
+    Prop.key: _words("key", "चाबी", "चाभी"),
+    Prop.book: _words(
+        "book", "notebook", "diary", "letter", "map", "newspaper", "किताब", "पुस्तक", "चिट्ठी", "नक्शा", "अख़बार"
+    ),
+    Prop.umbrella: _words("umbrella", "छाता", "छाते", "छतरी"),
+    Prop.candle: _words("candle", "मोमबत्ती", "दीया", "दीये"),
+    Prop.bicycle: _words("bicycle", "bike", "साइकिल"),
+    Prop.car: _words("car", "taxi", "truck", "van", "jeep", "गाड़ी", "कार", "टैक्सी"),
+    Prop.dog: _words("dog", "puppy", "hound", "कुत्ता", "कुत्ते"),
+    Prop.bird: _words(
+        "bird", "gull", "seagull", "crow", "pigeon", "sparrow", "owl", "parrot",
+        "चिड़िया", "पक्षी", "कौआ", "कौए", "कबूतर", "तोता", "उल्लू",
+    ),
 }
 MAX_PROPS = 3
 # A group of people without a name ("the villagers") is drawn as this many figures.
@@ -152,9 +199,11 @@ def spoken_seconds(text: str) -> float:
 
 def detect_mood(text: str, hint: str | None = None) -> Mood:
     words = re.findall(r"[a-z]+", f"{text} {hint or ''}".lower())
+    hindi = re.findall(r"[\u0900-\u0963\u0966-\u097f]+", f"{text} {hint or ''}")
     scores: Counter[Mood] = Counter()
     for mood, stems in MOOD_WORDS.items():
         scores[mood] = sum(1 for word in words for stem in stems if word.startswith(stem))
+        scores[mood] += sum(1 for word in hindi if word in HINDI_MOOD_WORDS[mood])
     best, count = scores.most_common(1)[0]
     return best if count else Mood.calm
 
