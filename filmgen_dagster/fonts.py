@@ -20,6 +20,7 @@ LATIN, DEVANAGARI = "NotoSans-Regular.ttf", "NotoSansDevanagariUI-Regular.ttf"
 # Where the baseline sits below a line's top, in font sizes: letters fill a line box of height ``size``
 # as Pillow's bundled font did, which the storyboard's layout was made for.
 BASELINE = 0.97
+_VIRAMA = "\u094d"  # joins the consonants on either side into one conjunct
 # A code point no font has: what a font draws for a character it lacks.
 _NO_GLYPH = "\U0010fffd"
 
@@ -80,6 +81,24 @@ class Typeface:
         if not boxes:
             return (0.0, 0.0, 0.0, 0.0)
         return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+    def fit(self, text: str, max_width: float) -> str:
+        """``text`` on one line, cut and ended with an ellipsis if it is wider than ``max_width``."""
+        text = " ".join(text.split())
+        if self.length(text) <= max_width:
+            return text
+        # Binary search for the longest prefix that fits with the ellipsis (text measuring is the cost).
+        lo, hi = 0, len(text)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.length(text[:mid] + "…") <= max_width:
+                lo = mid
+            else:
+                hi = mid - 1
+        # Not inside a letter: a vowel sign or a conjunct's second consonant stays with the one before.
+        while 0 < lo < len(text) and (unicodedata.category(text[lo])[0] == "M" or text[lo - 1] == _VIRAMA):
+            lo -= 1
+        return text[:lo].rstrip() + "…"
 
     def draw(self, draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, fill) -> None:
         x, y = xy

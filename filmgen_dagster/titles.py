@@ -11,7 +11,6 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from filmgen_dagster.av import Frame, Yuv420Frame
-from filmgen_dagster.backends.storyboard import fit
 from filmgen_dagster.fonts import drawable, typeface
 
 TITLE_START_S = 0.6  # the opening shot fades in from black over its first half second
@@ -43,7 +42,7 @@ def title_card(title: str, width: int, height: int) -> TitleCard:
     while size > 12 and font.length(text) > width * 0.8:
         size = max(12, round(size * 0.9))
         font = typeface(size)
-    text = fit(text, font, width * 0.9)  # cut with "…" if too long
+    text = font.fit(text, width * 0.9)  # cut with "…" if too long
     left, top, right, bottom = (round(v) for v in font.bbox(text))
     pad = size // 2  # room for the shadow's blur
     x0 = max(0, (width - (right - left)) // 2 - pad) // 2 * 2

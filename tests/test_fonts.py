@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -32,6 +34,19 @@ def test_devanagari_and_accents_are_letters_not_boxes() -> None:
     # The vowel sign of "कि" is written before its consonant: the text is shaped, not drawn code point by
     # code point (then "कि" would be "क" with the sign after it).
     assert not np.array_equal(drawn("कि")[:, :20], drawn("क")[:, :20])
+
+
+def test_a_cut_line_ends_between_letters() -> None:
+    font = typeface(20)
+    assert font.fit("Arun folds a paper boat", 10_000) == "Arun folds a paper boat"
+    cut = font.fit("Arun folds a paper boat", font.length("Arun folds"))
+    assert cut.endswith("…") and font.length(cut) <= font.length("Arun folds")
+    # Never "क…" with the vowel sign of "कि" cut off, nor half of the conjunct "क्त".
+    text = "किताब भक्ति"
+    for width in range(5, round(font.length(text))):
+        kept = font.fit(text, width).removesuffix("…")
+        assert text.startswith(kept), kept
+        assert unicodedata.category(text[len(kept)])[0] != "M" and not kept.endswith("्"), kept
 
 
 def test_only_text_our_fonts_have_is_drawable() -> None:

@@ -79,22 +79,6 @@ def _gradient(height: int, top: RGB, bottom: RGB) -> np.ndarray:
     return np.asarray(top, np.float32) * (1 - t) + np.asarray(bottom, np.float32) * t
 
 
-def fit(text: str, font: Typeface, max_width: float) -> str:
-    """``text`` on one line, cut and ended with an ellipsis if it is wider than ``max_width``."""
-    text = " ".join(text.split())
-    if font.length(text) <= max_width:
-        return text
-    # Binary search for the longest prefix that fits with the ellipsis (text measuring is the cost).
-    lo, hi = 0, len(text)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if font.length(text[:mid] + "…") <= max_width:
-            lo = mid
-        else:
-            hi = mid - 1
-    return text[:lo].rstrip() + "…"
-
-
 def _wrap(text: str, font: Typeface, max_width: float, max_lines: int) -> list[str]:
     """Greedy word wrap; the last line ends with an ellipsis when the text does not fit."""
     words = text.split()
@@ -111,7 +95,7 @@ def _wrap(text: str, font: Typeface, max_width: float, max_lines: int) -> list[s
             lines.append(" ".join(line))
             if len(lines) == max_lines:
                 # The next word did not fit, so this always cuts and ends with the ellipsis.
-                lines[-1] = fit(" ".join([lines[-1], *words[i:]]), font, max_width)
+                lines[-1] = font.fit(" ".join([lines[-1], *words[i:]]), max_width)
                 break
             line, used = [], 0.0
         used += (space if line else 0.0) + width
@@ -120,7 +104,7 @@ def _wrap(text: str, font: Typeface, max_width: float, max_lines: int) -> list[s
         if line:
             lines.append(" ".join(line))
     # A single word wider than the strip is cut too.
-    return [fit(line, font, max_width) for line in lines]
+    return [font.fit(line, max_width) for line in lines]
 
 
 def _arrow(
@@ -816,7 +800,7 @@ class StoryboardImage:
                 _draw_speech_bubble(draw, cx + side * head_r * 0.9, head_cy - head_r * 0.8, bubble_r, ink, paper, side)
             if not character.name:  # one of a group whose first member carries the label
                 continue
-            name = fit(character.name, label_font, pw / max(len(shown), 2) * 0.9)
+            name = label_font.fit(character.name, pw / max(len(shown), 2) * 0.9)
             tw = label_font.length(name)
             pad = label_font.size * 0.25
             label_y = min(label_y, ph - label_font.size - 2 * pad)
@@ -895,10 +879,10 @@ class StoryboardImage:
         font = typeface(max(9, round(header_h * 0.5)))
         pad = header_h * 0.3
         ty = (header_h - swatch_h - font.size) / 2
-        label = fit(f"{prompt.shot_label} · {prompt.framing.value.upper()}", font, width * 0.45)
+        label = font.fit(f"{prompt.shot_label} · {prompt.framing.value.upper()}", width * 0.45)
         font.draw(draw, (pad, ty), label, paper)
         used = font.length(label) + 3 * pad
-        heading = fit(prompt.scene_heading, font, width - used - pad)
+        heading = font.fit(prompt.scene_heading, width - used - pad)
         font.draw(draw, (width - pad - font.length(heading), ty), heading, paper)
 
     def _draw_caption(
