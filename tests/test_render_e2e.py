@@ -280,3 +280,10 @@ def test_a_story_told_in_hindi_is_a_hindi_film(tmp_path):
     manifest = FilmManifest.model_validate_json(next(env.out.glob("*.report.json")).read_text())
     assert manifest.missing_lines == {}
     assert [line.speaker for line in manifest.plan.shots[0].narration["hi"]] == [None, "सीता", None]
+    # Asked for English, which the story does not have: silent, and the report says which lines.
+    english = make_film_env(tmp_path / "english")
+    result = english.render(story, "--languages", "en")
+    assert result.returncode == 0, result.stderr
+    assert "1 line(s) have no en text and are silent in that track" in result.stderr
+    manifest = FilmManifest.model_validate_json(next(english.out.glob("*.report.json")).read_text())
+    assert list(manifest.missing_lines) == ["en"] and "सीता ने" in manifest.missing_lines["en"][0]

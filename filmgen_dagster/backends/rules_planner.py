@@ -414,7 +414,9 @@ class RuleBasedPlanner:
                         scene_number=scene_number,
                         number_in_scene=number,
                         visual=visual,
-                        narration={lang: lines for lang, lines in narration.items() if lang in story.languages},
+                        # Languages the film leaves out stay: their text is what a translator works
+                        # from, and what tells the report that a line is silent in a chosen language.
+                        narration=narration,
                         planned_duration_s=clamp_shot_seconds(seconds + 0.8),
                         characters=characters,
                         props=props,
