@@ -1,13 +1,15 @@
-"""Who an English story is about: the nouns for people it does not name, and the names of those it does;
-and the words that say who speaks, in English and Hindi.
+"""Who a story is about: the nouns for people it does not name, and the names of those it does; and the
+words that say who speaks, in English and Hindi.
 
 Prose has no cast list, so its characters are read from how it writes them: a capitalised word is a
-person when it acts like one ("Arun folded a paper boat", "said Priya", "Mira, a girl in a red coat,").
+person when it acts like one ("Arun folded a paper boat", "said Priya", "Mira, a girl in a red coat,"),
+and in Hindi a word is when it does something to something ("सीता ने नाव बनाई").
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 
 # People a shot may show without naming them: "a little girl", "the old fisherman".
@@ -73,6 +75,18 @@ _INTRODUCED = re.compile(rf"(?<![\w'’])(?P<name>{_NAME}), (?P<about>(?:an?|the
 _PLACE = re.compile(rf"\b(?:{_PLACE_BEFORE}) (?P<name>{_WORD})\b(?!['’])")
 MAX_NAMED = 6
 _PEOPLE = frozenset(PERSON_NOUNS + GROUP_NOUNS)  # "Children laughed" is about people without a name
+# Hindi has no capitals to tell a name by. Its people are who does something to something: the word
+# before the ergative "ने" ("सीता ने नाव बनाई", "दादी ने कहा"), unless it is a pronoun, a word for people
+# without a name, or one of the things a story's weather and water do ("हवा ने दरवाज़ा खोला").
+_HINDI_NOT_NAMES = frozenset(
+    unicodedata.normalize(  # as the story's text is (NFC: "ड़" as two code points)
+        "NFC",
+        "उस इस किस जिस उन इन किन जिन मैं हम तुम तू आप सब किसी कोई यह वह वो ये वे लोग लोगों "
+        "लड़की लड़का लड़के लड़कियों आदमी औरत बच्चा बच्ची बच्चे बच्चों "
+        "हवा बारिश पानी लहर लहरों तूफ़ान आँधी नदी समुद्र धूप सूरज चाँद रात बिजली",
+    ).split()
+)
+_HINDI_AGENT = re.compile(rf"{WORD_START}(?P<name>[\u0900-\u0963\u0966-\u097f]+) ने{WORD_END}")
 
 
 def _is_person_verb(word: str) -> bool:
@@ -94,7 +108,7 @@ def named_people(text: str) -> dict[str, str]:
     A capitalised word counts when it does what people do ("Arun folded"), speaks ("said Priya") or is
     introduced as a person ("Mira, a girl in a red coat"). It does not count if the text also writes it
     in lower case ("Hope smiled" beside "hope", "Birds sang" beside "a bird") or puts it where a place
-    goes ("in Delhi").
+    goes ("in Delhi"). A Hindi word counts when "ने" follows it (see _HINDI_NOT_NAMES).
     """
     ordinary = set(re.findall(r"\b[a-z]+\b", text))
     places = {match["name"] for match in _PLACE.finditer(text)}
@@ -130,9 +144,11 @@ def named_people(text: str) -> dict[str, str]:
     for name in filter(is_name, acting + spoken + introduced):
         last = name.split()[-1]
         full[last] = max(full.get(last, name), name, key=len)
+    full |= {name: name for match in _HINDI_AGENT.finditer(text) if (name := match["name"]) not in _HINDI_NOT_NAMES}
     mentions: Counter[str] = Counter()
     first: dict[str, int] = {}
-    for match in re.finditer(rf"\b(?:{'|'.join(map(re.escape, full))})\b", text) if full else ():
+    names = "|".join(map(re.escape, full))
+    for match in re.finditer(rf"{WORD_START}(?:{names}){WORD_END}", text) if full else ():
         mentions[match[0]] += 1
         first.setdefault(match[0], match.start())
     chosen = sorted(full, key=lambda last: -mentions[last])[:MAX_NAMED]

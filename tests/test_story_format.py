@@ -125,6 +125,11 @@ def test_a_story_told_in_hindi_is_narrated_in_hindi_by_default(tmp_path):
     assert both.languages == ["en", "hi"] and [b.language for b in both.scenes[0].blocks] == ["en", "hi"]
     assert load_story(EXAMPLES / "tide-clock.md").languages == ["en", "hi"]
     assert load_story(EXAMPLES / "paper-boat.txt").languages == ["en"]
+    # With no cast list, a Hindi story's people are who do something to something ("सीता ने ..."); not a
+    # pronoun ("उसने"), a girl without a name ("लड़की ने") or the wind ("हवा ने").
+    assert hindi.characters == {"सीता": ""}
+    told = load_story(write(tmp_path, "t.txt", "नाव\n\nलड़की ने देखा। हवा ने दरवाज़ा खोला। उसने कहा। दादी ने कहा।\n"))
+    assert told.characters == {"दादी": ""}
     # A Hindi name or word in English prose leaves it English.
     assert load_story(write(tmp_path, "e.txt", "One\n\nSita sailed her नाव down the lane.\n")).languages == ["en"]
 
