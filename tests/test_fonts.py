@@ -21,7 +21,9 @@ def drawn(text: str, size: int = 32) -> np.ndarray:
 
 
 def test_mixed_text_is_set_in_runs_of_one_script() -> None:
-    assert runs("Arun folds a नाव, “slowly”.") == [(LATIN, "Arun folds a "), (DEVANAGARI, "नाव, “"), (LATIN, "slowly”.")]
+    assert runs("Arun folds a नाव, “slowly”.") == [
+        (LATIN, "Arun folds a "), (DEVANAGARI, "नाव, “"), (LATIN, "slowly”.")
+    ]
     assert runs("“नाव” Arun") == [(DEVANAGARI, "“नाव” "), (LATIN, "Arun")]
     assert runs("12, 3.") == [(LATIN, "12, 3.")] and runs("") == []
 

@@ -20,7 +20,8 @@ def test_wheel_carries_the_editable_folders(tmp_path):
         "filmgen_dagster/_data/profiles/studio.yaml",
         "filmgen_dagster/_data/prompts/shot_prompt.yaml",
         *(f"filmgen_dagster/_data/prompts/styles/{s}.yaml" for s in ("cinematic", "anime", "noir", "watercolor")),
-        *(f"filmgen_dagster/fonts/{f}" for f in ("NotoSans-Regular.ttf", "NotoSansDevanagariUI-Regular.ttf", "OFL.txt")),
+        *(f"filmgen_dagster/fonts/{f}" for f in ("NotoSans-Regular.ttf", "NotoSansDevanagariUI-Regular.ttf")),
+        "filmgen_dagster/fonts/OFL.txt",
     }
     assert expected <= names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()

@@ -60,7 +60,7 @@ MOOD_WORDS: dict[Mood, tuple[str, ...]] = {
 HINDI_MOOD_WORDS: dict[Mood, frozenset[str]] = {
     mood: frozenset(unicodedata.normalize("NFC", words).split())
     for mood, words in {
-        Mood.joyful: "हँसी हँसा हँसे हँसते हंसी मुस्कुराई मुस्कुराया मुस्कान खुश खुशी ख़ुश ख़ुशी नाची नाचा नाचे खेलने धूप",
+        Mood.joyful: "हँसी हँसा हँसे हँसते हंसी मुस्कुराई मुस्कुराया मुस्कान खुश खुशी ख़ुश ख़ुशी नाची नाचा नाचे धूप",
         Mood.tense: "तूफ़ान तूफान आँधी डर डरी डरा भागी भागा भागे अँधेरा अंधेरा ख़तरा खतरा चीख चीखी चीखा",
         Mood.sad: "रोई रोया रोने आँसू अकेली अकेला उदास दुख दुःख अलविदा",
         Mood.mysterious: "परछाई परछाईं अजनबी रहस्य कोहरा धुंध रात चुपचाप सन्नाटा",
@@ -98,7 +98,7 @@ TIME_WORDS: dict[TimeOfDay, re.Pattern[str]] = {
     ),
     TimeOfDay.night: _words(
         "night", "midnight", "moon", "moonlight", "moonlit", "star", "starlight",
-        "रात", "आधी रात", "चाँद", "चांद", "चाँदनी", "तारा", "तारे",
+        "रात", "चाँद", "चांद", "चाँदनी", "तारा", "तारे",
     ),
 }
 # In order of precedence: a scene with a storm and rain is drawn as a storm.
