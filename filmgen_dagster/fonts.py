@@ -114,13 +114,14 @@ def typeface(size: int) -> Typeface:
 
 
 @lru_cache(maxsize=4096)
-def _has_glyph(name: str, ch: str) -> bool:
-    def drawn(text: str) -> bytes:
-        image = Image.new("L", (48, 48))
-        ImageDraw.Draw(image).text((8, 8), text, font=_font(name, 24), fill=255)
-        return image.tobytes()
+def _drawn(name: str, ch: str) -> bytes:
+    image = Image.new("L", (48, 48))
+    ImageDraw.Draw(image).text((8, 8), ch, font=_font(name, 24), fill=255)
+    return image.tobytes()
 
-    return drawn(ch) != drawn(_NO_GLYPH)
+
+def _has_glyph(name: str, ch: str) -> bool:
+    return _drawn(name, ch) != _drawn(name, _NO_GLYPH)  # the font's missing-glyph box, drawn once
 
 
 def drawable(text: str) -> bool:

@@ -44,16 +44,27 @@ SPEECH_VERBS = (
     "cries", "replied", "replies", "answered", "answers", "murmured", "murmurs", "muttered", "mutters",
     "told", "tells", "added", "adds", "yelled", "yells", "begged", "begs", "explained", "explains",
 )  # fmt: skip
+
+
+def hindi_words(text: str) -> tuple[str, ...]:
+    """Space-separated Hindi words as a story's text has them: story_format reads it as NFC, where a
+    nukta letter ("ड़", "ज़") is two code points."""
+    return tuple(unicodedata.normalize("NFC", text).split())
+
+
 # ... and in Hindi, masculine and feminine: '"रुको!" सीता ने कहा।', 'अरुण बोला, "देखो।"'
-HINDI_SPEECH_VERBS = (
-    "कहा", "कही", "कहता", "कहती", "कहते", "पूछा", "पूछी", "पूछता", "पूछती", "बोला", "बोली", "बोले", "बोलता",
-    "बोलती", "चिल्लाया", "चिल्लाई", "चिल्लाए", "फुसफुसाया", "फुसफुसाई", "पुकारा", "पुकारी",
-)  # fmt: skip
+HINDI_SPEECH_VERBS = hindi_words(
+    "कहा कही कहता कहती कहते पूछा पूछी पूछता पूछती बोला बोली बोले बोलता बोलती चिल्लाया चिल्लाई चिल्लाए "
+    "फुसफुसाया फुसफुसाई पुकारा पुकारी"
+)
+# Devanagari letters and signs; the dandas (।, ॥) end sentences instead.
+_DEVANAGARI = r"\u0900-\u0963\u0966-\u097f"
+DEVANAGARI_LETTER = rf"[{_DEVANAGARI}]"
 # Word edges that hold in Devanagari too, where a vowel sign ends a word ("सीता") or goes on it ("कहाँ" is
 # "where", not "कहा" "said"): Python's \b counts the signs as non-word characters, so "\bसीता\b" never
-# matches and "कहा\b" matches inside "कहाँ". The danda (।) ends a word like a full stop.
-WORD_START = r"(?<![\w\u0900-\u0963\u0966-\u097f])"
-WORD_END = r"(?![\w\u0900-\u0963\u0966-\u097f])"
+# matches and "कहा\b" matches inside "कहाँ".
+WORD_START = rf"(?<![\w{_DEVANAGARI}])"
+WORD_END = rf"(?![\w{_DEVANAGARI}])"
 # Capitalised at the start of a sentence, but never a name.
 _NOT_NAMES = frozenset(
     """I He She It They We You The A An This That These Those Then There Here When While As But And Or So If
@@ -79,14 +90,13 @@ _PEOPLE = frozenset(PERSON_NOUNS + GROUP_NOUNS)  # "Children laughed" is about p
 # before the ergative "ने" ("सीता ने नाव बनाई", "दादी ने कहा"), unless it is a pronoun, a word for people
 # without a name, or one of the things a story's weather and water do ("हवा ने दरवाज़ा खोला").
 _HINDI_NOT_NAMES = frozenset(
-    unicodedata.normalize(  # as the story's text is (NFC: "ड़" as two code points)
-        "NFC",
+    hindi_words(
         "उस इस किस जिस उन इन किन जिन मैं हम तुम तू आप सब किसी कोई यह वह वो ये वे लोग लोगों "
         "लड़की लड़का लड़के लड़कियों आदमी औरत बच्चा बच्ची बच्चे बच्चों "
-        "हवा बारिश पानी लहर लहरों तूफ़ान आँधी नदी समुद्र धूप सूरज चाँद रात बिजली",
-    ).split()
+        "हवा बारिश पानी लहर लहरों तूफ़ान आँधी नदी समुद्र धूप सूरज चाँद रात बिजली"
+    )
 )
-_HINDI_AGENT = re.compile(rf"{WORD_START}(?P<name>[\u0900-\u0963\u0966-\u097f]+) ने{WORD_END}")
+_HINDI_AGENT = re.compile(rf"{WORD_START}(?P<name>{DEVANAGARI_LETTER}+) ने{WORD_END}")
 
 
 def _is_person_verb(word: str) -> bool:

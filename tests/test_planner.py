@@ -35,6 +35,12 @@ def plan(name, languages=None):
     return RuleBasedPlanner().plan(story, slugify(story.title), 24, 1280, 720)
 
 
+def plan_written(path, text):
+    """The plan of a story written to ``path`` (its stem is the film key)."""
+    path.write_text(text, encoding="utf-8")
+    return RuleBasedPlanner().plan(load_story(path), path.stem, 24, 1280, 720)
+
+
 def test_every_example_plans_valid_shots():
     for name in ("tide-clock.md", "paper-boat.txt", "night-market.fountain", "baarish-ki-naav.md"):
         film = plan(name)
@@ -66,12 +72,10 @@ def test_a_shot_that_says_he_or_she_keeps_the_previous_shots_characters(tmp_path
     assert film.scenes[0].shots[2].characters == ["Old Tomas"]
     # A shot without a name or a pronoun shows nobody ("That night a storm broke over the sea ...").
     assert film.scenes[1].shots[0].characters == []
-    path = tmp_path / "scenes.md"
-    path.write_text(
-        "---\ncharacters: {Asha: a girl}\n---\n# One\n\nAsha ran.\n\n# Two\n\nShe stopped at the gate.\n"
-    )
-    story = load_story(path)
-    two = RuleBasedPlanner().plan(story, "scenes", 24, 1280, 720).scenes[1]
+    two = plan_written(
+        tmp_path / "scenes.md",
+        "---\ncharacters: {Asha: a girl}\n---\n# One\n\nAsha ran.\n\n# Two\n\nShe stopped at the gate.\n",
+    ).scenes[1]
     assert two.shots[0].characters == []  # a new scene starts with nobody carried over
     # Prose names its people too: "Arun folded a paper boat ...", then "He set it on the street ...".
     assert [shot.characters for shot in plan("paper-boat.txt").shots] == [["Arun"], ["Arun"], [], [], []]
@@ -137,29 +141,23 @@ def test_each_scene_has_the_time_weather_and_places_its_text_names(tmp_path):
     assert market[0].setting == Setting(time_of_day=TimeOfDay.night, places=[Place.town])
     # INT. is inside; "- LATER" keeps the night of the scene before.
     assert market[1].setting == Setting(time_of_day=TimeOfDay.night, places=[Place.interior])
-    path = tmp_path / "plain.txt"
-    path.write_text("Waiting\n\nAsha waited.\n\n***\n\nAsha waited again.\n")
-    story = load_story(path)
-    assert [s.setting for s in RuleBasedPlanner().plan(story, "plain", 24, 1280, 720).scenes] == [Setting()] * 2
+    plain = plan_written(tmp_path / "plain.txt", "Waiting\n\nAsha waited.\n\n***\n\nAsha waited again.\n")
+    assert [s.setting for s in plain.scenes] == [Setting()] * 2
 
 
 def test_only_a_screenplays_later_or_continuous_keeps_the_time_of_day(tmp_path):
-    path = tmp_path / "times.fountain"
-    path.write_text(
+    scenes = plan_written(
+        tmp_path / "times.fountain",
         "EXT. BEACH - DUSK\n\nWaves roll in.\n\nINT. HUT - CONTINUOUS\n\nA fire crackles.\n\n"
-        "EXT. ROAD\n\nA truck passes.\n"
-    )
-    scenes = RuleBasedPlanner().plan(load_story(path), "times", 24, 1280, 720).scenes
+        "EXT. ROAD\n\nA truck passes.\n",
+    ).scenes
     assert [scene.setting.time_of_day for scene in scenes] == [TimeOfDay.dusk, TimeOfDay.dusk, None]
     assert scenes[0].setting.places == [Place.water] and scenes[1].setting.places == [Place.interior]
 
 
 def test_long_paragraph_splits_into_shots_of_at_most_ten_seconds(tmp_path):
     sentence = "The wind carried the sound of the bells across the quiet harbour at dawn."
-    path = tmp_path / "long.txt"
-    path.write_text(" ".join([sentence] * 12) + "\n")
-    story = load_story(path)
-    film = RuleBasedPlanner().plan(story, "long", 24, 1280, 720)
+    film = plan_written(tmp_path / "long.txt", " ".join([sentence] * 12) + "\n")
     assert len(film.shots) >= 4
     assert all(shot.planned_duration_s <= MAX_SHOT_S for shot in film.shots)
     spoken = " ".join(line.text for shot in film.shots for line in shot.narration["en"])
@@ -218,13 +216,11 @@ def test_a_quotation_is_spoken_by_whoever_the_text_says_speaks_it():
 
 
 def test_a_story_told_in_hindi_has_hindi_narration_and_its_speakers(tmp_path):
-    path = tmp_path / "nav.md"
-    path.write_text(
+    film = plan_written(
+        tmp_path / "nav.md",
         "---\ncharacters:\n  सीता: a girl in a yellow raincoat\n  अरुण: a boy\n---\n# पहला दृश्य\n\n"
         '"रुको!" सीता ने कहा। "कहाँ?" अरुण ने पूछा।\n\nवह नाव के पीछे भागी।\n',
-        encoding="utf-8",
     )
-    film = RuleBasedPlanner().plan(load_story(path), "nav", 24, 1280, 720)
     assert film.languages == ["hi"]
     first, second = film.shots
     assert list(first.narration) == ["hi"] and list(second.narration) == ["hi"]
@@ -245,13 +241,11 @@ def test_a_story_told_in_hindi_has_hindi_narration_and_its_speakers(tmp_path):
 
 
 def test_a_hindi_story_s_words_set_its_scene_props_and_mood(tmp_path):
-    path = tmp_path / "rain.md"
-    path.write_text(
+    film = plan_written(
+        tmp_path / "rain.md",
         "---\ncharacters:\n  सीता: a girl\n---\n# पहला दृश्य\n\n"
         "रात को तूफ़ान आया और बारिश होने लगी। सीता डर गई, पर उसने अपनी नाव नदी में रखी। उसने छाता खोला।\n",
-        encoding="utf-8",
     )
-    film = RuleBasedPlanner().plan(load_story(path), "rain", 24, 1280, 720)
     scene = film.scenes[0]
     assert (scene.setting.time_of_day, scene.setting.weather) == (TimeOfDay.night, Weather.storm)
     assert scene.setting.places == [Place.water] and scene.mood == Mood.tense

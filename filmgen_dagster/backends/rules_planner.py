@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 
 from filmgen_dagster.domain import (
@@ -28,19 +27,21 @@ from filmgen_dagster.domain import (
 )
 from filmgen_dagster.keys import shot_key
 from filmgen_dagster.people import (
+    DEVANAGARI_LETTER,
     GROUP_NOUNS,
     HINDI_SPEECH_VERBS,
     PERSON_NOUNS,
     SPEECH_VERBS,
     WORD_END,
     WORD_START,
+    hindi_words,
 )
 from filmgen_dagster.subtitles import SENTENCE_END
 
 WORDS_PER_SECOND = 2.5  # ~150 words per minute, a calm narration pace
 READING_WORDS_PER_SECOND = 3.0  # action lines are read on screen, not spoken
 MIN_SHOT_S, TARGET_SHOT_S, MAX_SHOT_S = 2.0, 6.0, 10.0
-_PRONOUNS = "he she they him her them his hers their वह वो वे उसने उसे उसका उसकी उसके उन्होंने उन्हें".split()
+_PRONOUNS = hindi_words("he she they him her them his hers their वह वो वे उसने उसे उसका उसकी उसके उन्होंने उन्हें")
 _PRONOUN = re.compile(rf"{WORD_START}(?:{'|'.join(_PRONOUNS)}){WORD_END}", re.IGNORECASE)
 _FRAMING_CYCLE = (Framing.medium, Framing.close, Framing.medium, Framing.wide)
 _CAMERA_FOR = {
@@ -58,7 +59,7 @@ MOOD_WORDS: dict[Mood, tuple[str, ...]] = {
 }
 # Hindi has no stems to share safely ("रो", cry, begins "रोटी", bread): whole words, with their forms.
 HINDI_MOOD_WORDS: dict[Mood, frozenset[str]] = {
-    mood: frozenset(unicodedata.normalize("NFC", words).split())
+    mood: frozenset(hindi_words(words))
     for mood, words in {
         Mood.joyful: "हँसी हँसा हँसे हँसते हंसी मुस्कुराई मुस्कुराया मुस्कान खुश खुशी ख़ुश ख़ुशी नाची नाचा नाचे धूप",
         Mood.tense: "तूफ़ान तूफान आँधी डर डरी डरा भागी भागा भागे अँधेरा अंधेरा ख़तरा खतरा चीख चीखी चीखा",
@@ -74,8 +75,7 @@ def _words(*words: str) -> re.Pattern[str]:
     """Any of ``words`` as whole words (plurals too), in any case; Hindi words with their plural and
     oblique endings (नाव, नावें, नावों)."""
     english = [word for word in words if word.isascii()]
-    # As the story's text is (story_format reads it as NFC): a nukta letter (ज़) as two code points.
-    hindi = [unicodedata.normalize("NFC", word) for word in words if not word.isascii()]
+    hindi = hindi_words(" ".join(word for word in words if not word.isascii()))
     alternatives = [rf"\b(?:{'|'.join(english)})(?:s|es)?\b"]
     if hindi:
         alternatives.append(rf"{WORD_START}(?:{'|'.join(hindi)})(?:ें|ों)?{WORD_END}")
@@ -199,7 +199,7 @@ def spoken_seconds(text: str) -> float:
 
 def detect_mood(text: str, hint: str | None = None) -> Mood:
     words = re.findall(r"[a-z]+", f"{text} {hint or ''}".lower())
-    hindi = re.findall(r"[\u0900-\u0963\u0966-\u097f]+", f"{text} {hint or ''}")
+    hindi = re.findall(rf"{DEVANAGARI_LETTER}+", f"{text} {hint or ''}")
     scores: Counter[Mood] = Counter()
     for mood, stems in MOOD_WORDS.items():
         scores[mood] = sum(1 for word in words for stem in stems if word.startswith(stem))
