@@ -8,6 +8,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read when huggingface_hub is first imported
@@ -113,10 +114,10 @@ def test_video_is_made_in_chained_chunks_and_retimed_to_the_film(
 
 
 def test_retime_blends_between_model_frames() -> None:
-    black, white = np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 255, np.uint8)
-    out = list(_retime([black, white], 3))
-    assert out[0] is black and out[2] is white
-    assert np.all(out[1] == 128)
+    black, white = torch.zeros((2, 2, 3), dtype=torch.uint8), torch.full((2, 2, 3), 255, dtype=torch.uint8)
+    out = list(_retime(torch.stack([black, white]), 3, batch=2))
+    assert len(out) == 3 and all(f.dtype == np.uint8 and f.shape == (2, 2, 3) for f in out)
+    assert np.all(out[0] == 0) and np.all(out[1] == 128) and np.all(out[2] == 255)
 
 
 def test_missing_model_path_is_one_clear_sentence(tmp_path: Path) -> None:

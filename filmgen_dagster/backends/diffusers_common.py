@@ -6,6 +6,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import torch
+from PIL import Image
+
 from filmgen_dagster.backends.torch_common import load_model, resolve_device, resolve_dtype
 from filmgen_dagster.errors import ProfileError
 
@@ -79,3 +82,19 @@ def generation_size(pipe: Any, width: int, height: int) -> tuple[int, int]:
         multiple = 2 * int(factor)
     multiple = max(8, multiple)
     return max(multiple, width // multiple * multiple), max(multiple, height // multiple * multiple)
+
+
+def to_frames(pixels: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """A pipeline's pictures (``output_type="pt"``: N x C x h x w in [0, 1]) as N x H x W x 3 uint8 at ``size``
+    (width, height; default their own), left on the pipeline's device. Resizing and rounding a 720p frame
+    there take the GPU microseconds; on the CPU (numpy, PIL's Lanczos) they took tens of milliseconds a frame,
+    a fifth of an SVD shot's time at 1024x576."""
+    pixels = pixels[:, :3].float()
+    if size is not None and pixels.shape[-2:] != (size[1], size[0]):
+        pixels = torch.nn.functional.interpolate(pixels, size=(size[1], size[0]), mode="bicubic", antialias=True)
+    return (pixels.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def to_image(pixels: torch.Tensor, size: tuple[int, int] | None = None) -> Image.Image:
+    """The first of a pipeline's pictures (as ``to_frames`` takes them) as an RGB image."""
+    return Image.fromarray(to_frames(pixels[:1], size)[0].cpu().numpy())

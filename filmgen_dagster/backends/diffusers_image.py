@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image
 
-from filmgen_dagster.backends.diffusers_common import call_parameters, generation_size, load_pipeline
+from filmgen_dagster.backends.diffusers_common import call_parameters, generation_size, load_pipeline, to_image
 from filmgen_dagster.backends.torch_common import load_model, model_id, seeded_generator
 from filmgen_dagster.domain import ShotPrompt
 from filmgen_dagster.errors import ProfileError
@@ -71,15 +71,13 @@ class DiffusersImage:
             "height": gen_h,
             "num_inference_steps": self.num_inference_steps,
             "generator": seeded_generator(prompt.seed),
+            "output_type": "pt",
         }
         optional = {"negative_prompt": prompt.negative_prompt, "guidance_scale": self.guidance_scale}
         kwargs.update({k: v for k, v in optional.items() if k in self.accepts})
         if self.ip_scale is not None:
             kwargs["ip_adapter_image"] = self._ip_adapter_image(prompt)
-        image = self.pipe(**kwargs).images[0].convert("RGB")
-        if image.size != (width, height):
-            image = image.resize((width, height), Image.Resampling.LANCZOS)
-        return image
+        return to_image(self.pipe(**kwargs).images, (width, height))
 
     def _ip_adapter_image(self, prompt: ShotPrompt) -> Image.Image:
         reference = next(

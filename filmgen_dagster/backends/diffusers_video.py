@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 
-from filmgen_dagster.backends.diffusers_common import call_parameters, generation_size, load_pipeline
+from filmgen_dagster.backends.diffusers_common import (
+    call_parameters,
+    generation_size,
+    load_pipeline,
+    to_frames,
+    to_image,
+)
 from filmgen_dagster.backends.torch_common import model_id, seeded_generator
 from filmgen_dagster.domain import ShotPrompt
 from filmgen_dagster.errors import ProfileError
@@ -99,33 +105,32 @@ class DiffusersVideo:
         start = keyframe if continue_from is None else Image.fromarray(continue_from).resize(size)
         gen_size = generation_size(self.pipe, self.size[0] or size[0], self.size[1] or size[1])
         first = start.convert("RGB").resize(gen_size, Image.Resampling.LANCZOS)
-        needed = max(2, math.ceil(n_frames / fps * self.model_fps))
-        clip = [
-            np.asarray(Image.fromarray(f).resize(size, Image.Resampling.LANCZOS))
-            for f in self._generate(first, prompt, needed)
-        ]
+        clip = self._generate(first, prompt, max(2, math.ceil(n_frames / fps * self.model_fps)), size)
         if continue_from is not None:
             # A model's first frame only re-creates its conditioning image (through the VAE, at the model's
             # size); the cut is seamless only when the clip starts on the very frame the last shot ended on.
-            clip[0] = np.asarray(start.convert("RGB"))
+            clip[0] = torch.from_numpy(np.asarray(start.convert("RGB"))).to(clip.device)
         yield from _retime(clip, n_frames)
 
-    def _generate(self, first: Image.Image, prompt: ShotPrompt, needed: int) -> list[np.ndarray]:
-        frames: list[np.ndarray] = []
+    def _generate(
+        self, first: Image.Image, prompt: ShotPrompt, needed: int, size: tuple[int, int]
+    ) -> torch.Tensor:
+        """``needed`` frames at ``size`` (N x H x W x 3 uint8, on the pipeline's device)."""
+        chunks: list[torch.Tensor] = []
+        made = 0
         condition = first
-        chunk = 0
-        while len(frames) < needed:
+        while made < needed:
             # Every chunk after the first starts on (a re-creation of) its conditioning frame.
-            overlap = 1 if frames else 0
-            video = self._call(condition, prompt, self._frame_count(needed - len(frames) + overlap), chunk)
+            overlap = 1 if chunks else 0
+            video = self._call(condition, prompt, self._frame_count(needed - made + overlap), len(chunks))
             if len(video) <= overlap:
                 raise RuntimeError(
                     f"video model returned {len(video)} frames for a chunk of shot {prompt.shot_key}"
                 )
-            frames.extend(video[overlap:])
-            condition = Image.fromarray(frames[-1])
-            chunk += 1
-        return frames[:needed]
+            chunks.append(to_frames(video[overlap:], size))
+            made += len(video) - overlap
+            condition = to_image(video[-1:])
+        return torch.cat(chunks)[:needed]
 
     def _frame_count(self, wanted: int) -> int:
         # Causal video VAEs (Wan, LTX, CogVideoX) take 1 + k * temporal-factor frames; SVD any count.
@@ -137,47 +142,38 @@ class DiffusersVideo:
         k = min(math.ceil((max(wanted, 2) - 1) / step), max((self.max_frames - 1) // step, 1))
         return 1 + k * step
 
-    def _call(self, image: Image.Image, prompt: ShotPrompt, num_frames: int, chunk: int) -> list[np.ndarray]:
+    def _call(self, image: Image.Image, prompt: ShotPrompt, num_frames: int, chunk: int) -> torch.Tensor:
+        """One model call: its frames as F x C x h x w in [0, 1], on the pipeline's device."""
         texts = {"prompt": prompt.prompt, "negative_prompt": prompt.negative_prompt}
-        video = self.pipe(
+        return self.pipe(
             image=image,
             num_frames=num_frames,
             width=image.width,
             height=image.height,
             num_inference_steps=self.num_inference_steps,
             generator=seeded_generator(prompt.seed + chunk),
-            output_type="np",
+            output_type="pt",
             **{k: texts[k] for k in self.takes_prompt},
             **self.extra,
         ).frames[0]
-        return [_to_uint8(frame) for frame in video]
 
 
-def _to_uint8(frame: Any) -> np.ndarray:
-    array = np.asarray(frame)
-    if array.dtype != np.uint8:
-        array = (np.clip(array, 0.0, 1.0) * 255.0).round().astype(np.uint8)
-    return array[..., :3]
-
-
-def _retime(clip: list[np.ndarray], n_frames: int) -> Iterator[np.ndarray]:
-    """Spread the model's frames over the shot, first on first and last on last.
+def _retime(clip: torch.Tensor, n_frames: int, batch: int = 8) -> Iterator[np.ndarray]:
+    """Spread the model's frames (N x H x W x 3 uint8) over the shot, first on first and last on last.
 
     A film frame between two model frames is their linear blend: at 7 -> 24 fps, repeating the
     nearest frame shows a visible 7 fps stutter, while a crossfade (what editors do when conforming
     frame rates) reads as continuous motion; consecutive diffusion frames differ little, so ghosting
     stays faint. Stretching to the shot's ends (instead of exact model timestamps) is off by less than
-    one model frame and never shows a frame past the last generated one.
+    one model frame and never shows a frame past the last generated one. Blends are made where the clip
+    is, ``batch`` frames per copy to the CPU.
     """
     last = len(clip) - 1
-    for i in range(n_frames):
-        position = i * last / max(n_frames - 1, 1)
-        lo = min(int(position), last - 1)
-        t = position - lo
-        if t < 1e-6:
-            yield clip[lo]
-        elif t > 1 - 1e-6:
-            yield clip[lo + 1]
-        else:
-            blend = clip[lo].astype(np.float32) * (1.0 - t) + clip[lo + 1].astype(np.float32) * t
-            yield blend.round().astype(np.uint8)
+    positions = torch.linspace(0.0, float(last), n_frames, dtype=torch.float64)
+    lower = positions.floor().long().clamp(max=last - 1)
+    weights = (positions - lower).float().to(clip.device).view(-1, 1, 1, 1)
+    lower = lower.to(clip.device)
+    for begin in range(0, n_frames, batch):
+        a = clip[lower[begin : begin + batch]].float()
+        b = clip[lower[begin : begin + batch] + 1].float()
+        yield from (a + (b - a) * weights[begin : begin + batch]).round().to(torch.uint8).cpu().numpy()
