@@ -153,6 +153,9 @@ class Shot(BaseModel):
     scene_number: int
     number_in_scene: int
     visual: str
+    visual_en: str | None = Field(
+        None, description="the visual machine-translated to English for image and video prompts, when not in English"
+    )
     narration: dict[str, list[NarrationLine]] = Field(
         description="language code -> lines; a language absent here has no text for this shot"
     )

@@ -41,7 +41,7 @@ def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotProm
         "framing": template["framing"][shot.framing.value],
         "camera": template["camera"][shot.camera.value],
         "mood": template["mood"][shot.mood.value],
-        "visual": shot.visual.rstrip("."),
+        "visual": (shot.visual_en or shot.visual).rstrip(".।"),
         "setting": "".join(f", {phrases[v.value]}" for v in named if v is not None and phrases.get(v.value)),
         # What the shot's text calls "it": a diffusion model would not know it is the boat of the shot before.
         "props": next((f", with {prop_phrases[p.kind.value]}" for p in carried if prop_phrases.get(p.kind.value)), ""),

@@ -78,3 +78,24 @@ def test_each_worker_loads_each_model_once(tiny_render):
         assert len(loads) == len(manifest.shots)
         # --jobs 1: one worker renders every shot and loads the model for the first one only.
         assert sum(1 for seconds in loads if seconds > 0) == 1, (asset, loads)
+
+
+def test_a_story_told_in_hindi_gets_english_prompts_and_an_english_track(tmp_path, tiny_profile):
+    env = make_film_env(tmp_path)
+    result = env.render(EXAMPLES / "baarish-ki-naav.md", "--profile", str(tiny_profile), "--languages", "hi,en")
+    assert result.returncode == 0, result.stderr
+    mp4 = Path(result.stdout.strip().splitlines()[-1])
+    manifest = FilmManifest.model_validate_json(next(env.out.glob("*.report.json")).read_text())
+    plan_shots = manifest.plan.shots
+    # The image and video models read the translator's English, not the story's Hindi.
+    assert all(shot.visual_en for shot in plan_shots)
+    for shot, rendered in zip(plan_shots, manifest.shots):
+        visual = shot.visual_en.rstrip(".।")
+        assert visual in rendered.prompt and shot.visual.rstrip(".।") not in rendered.prompt
+    # English narration is machine-translated from the Hindi: nothing silent, and the track speaks.
+    assert manifest.missing_lines == {}
+    english = [line for shot in plan_shots for line in shot.narration["en"]]
+    assert english and all(line.machine_translated for line in english)
+    assert not any(line.machine_translated for shot in plan_shots for line in shot.narration["hi"])
+    assert [s.language for s in probe(mp4).streams if s.kind == "audio"] == ["hin", "eng"]
+    assert active_ratio(decode_audio(mp4, 1)) > 0.2

@@ -22,7 +22,7 @@ from filmgen_dagster.backends.mms_tts import MmsSpeech  # noqa: E402
 from filmgen_dagster.backends.musicgen import MusicGen  # noqa: E402
 from filmgen_dagster.backends.seq2seq_translator import Seq2SeqTranslator  # noqa: E402
 from filmgen_dagster.domain import Mood, Place, Prop, Setting, ShotProp, TimeOfDay  # noqa: E402
-from filmgen_dagster.errors import ModelLoadError  # noqa: E402
+from filmgen_dagster.errors import ModelLoadError, ProfileError  # noqa: E402
 from filmgen_dagster.keys import shot_key  # noqa: E402
 from filmgen_dagster.story_format import load_story  # noqa: E402
 from filmgen_dagster.tiny.transformers_models import (  # noqa: E402
@@ -98,6 +98,21 @@ def test_translator_returns_one_string_per_line(models: Path) -> None:
     assert translator.translate(texts, "en", "en") == texts
     with pytest.raises(ModelLoadError, match="__xx__"):
         Seq2SeqTranslator(model=str(models / "translator"), device="cpu", language_codes={"en": "__xx__"})
+
+
+def test_translator_knows_which_ways_it_translates(models: Path) -> None:
+    both_ways = Seq2SeqTranslator(
+        model=str(models / "translator"), device="cpu", language_codes={"en": "__en__", "hi": "__hi__"}
+    )
+    assert both_ways.can_translate("hi", "en") and both_ways.can_translate("en", "hi")
+    assert not both_ways.can_translate("hi", "fr")
+    one_way = Seq2SeqTranslator(model=str(models / "translator"), device="cpu", pair="hi-en")
+    assert one_way.can_translate("hi", "en") and not one_way.can_translate("en", "hi")
+    assert len(one_way.translate(["बारिश हो रही थी।"], "hi", "en")) == 1
+    with pytest.raises(ValueError, match="does not translate en to hi"):
+        one_way.translate(["It was raining."], "en", "hi")
+    with pytest.raises(ProfileError, match="source-target"):
+        Seq2SeqTranslator(model=str(models / "translator"), device="cpu", pair="english")
 
 
 def test_scorer_gives_a_cosine_that_depends_on_the_image(models: Path) -> None:

@@ -1,10 +1,12 @@
 import dagster as dg
 
-from filmgen_dagster.domain import FilmPlan, NarrationLine, Story
+from filmgen_dagster.backends.base import TranslatorBackend
+from filmgen_dagster.domain import FilmPlan, NarrationLine, Shot, Story
 from filmgen_dagster.film_records import registration, require
 from filmgen_dagster.partitions import films
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
+from filmgen_dagster.story_format import written_in
 
 
 # Materializing a film's `story` in the UI is enough: the plan and style bible follow, then the sensors.
@@ -23,7 +25,9 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     profile_backends = studio.backends(reg.profile)
     output = studio.profile(reg.profile).output
     plan = profile_backends.planner.plan(parsed, film_key, output.fps, output.width, output.height)
-    translated = _translate_missing(plan, profile_backends.translator) if profile_backends.translator else 0
+    translator = profile_backends.translator
+    translated = _translate_missing(plan, translator) if translator else 0
+    translated_visuals = _translate_visuals(plan, translator) if translator else 0
     version = media.write_record("scene_plan", film_key, plan)
     scene_rows = "\n".join(
         f"| {scene.number} | {_cell(scene.heading)} | {scene.mood.value} "
@@ -47,6 +51,7 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
             "planner": f"{profile_backends.planner.backend_id} ({profile_backends.planner.model_id})",
             "output": f"{plan.width}x{plan.height} @ {plan.fps} fps",
             "machine_translated_lines": translated,
+            "machine_translated_visuals": translated_visuals,
             "scene_list": dg.MetadataValue.md(
                 "| scene | heading | mood | time of day | weather | places | shots |\n|---|---|---|---|---|---|---|\n"
                 + scene_rows
@@ -64,21 +69,37 @@ def _cell(text: str) -> str:
     return text.replace("|", "/")
 
 
-def _translate_missing(plan: FilmPlan, translator) -> int:
-    """Fill languages a shot has no text for by translating its English lines (marked as such)."""
+def _translate_missing(plan: FilmPlan, translator: TranslatorBackend) -> int:
+    """Fill languages a shot has no text for by translating its lines in another language, English first
+    (marked as such)."""
     count = 0
-    for language in plan.languages:
-        if language == "en":
-            continue
-        shots = [s for s in plan.shots if s.narration.get("en") and not s.narration.get(language)]
-        lines = [line for shot in shots for line in shot.narration["en"]]
-        if not lines:
-            continue
-        texts = iter(translator.translate([line.text for line in lines], "en", language))
-        for shot in shots:
-            shot.narration[language] = [
-                NarrationLine(text=next(texts), speaker=line.speaker, machine_translated=True)
-                for line in shot.narration["en"]
-            ]
-        count += len(lines)
+    for target in plan.languages:
+        for source in sorted({code for shot in plan.shots for code in shot.narration}, key=lambda c: c != "en"):
+            if source == target or not translator.can_translate(source, target):
+                continue
+            shots = [s for s in plan.shots if s.narration.get(source) and not s.narration.get(target)]
+            lines = [line for shot in shots for line in shot.narration[source]]
+            if not lines:
+                continue
+            texts = iter(translator.translate([line.text for line in lines], source, target))
+            for shot in shots:
+                shot.narration[target] = [
+                    NarrationLine(text=next(texts), speaker=line.speaker, machine_translated=True)
+                    for line in shot.narration[source]
+                ]
+            count += len(lines)
     return count
+
+
+def _translate_visuals(plan: FilmPlan, translator: TranslatorBackend) -> int:
+    """English visuals for the prompts of shots told in another language: image and video models are trained
+    on English captions, and read a Hindi sentence as noise."""
+    by_language: dict[str, list[Shot]] = {}
+    for shot in plan.shots:
+        language = written_in(shot.visual)
+        if language != "en" and translator.can_translate(language, "en"):
+            by_language.setdefault(language, []).append(shot)
+    for language, shots in by_language.items():
+        for shot, text in zip(shots, translator.translate([shot.visual for shot in shots], language, "en")):
+            shot.visual_en = text
+    return sum(map(len, by_language.values()))

@@ -16,12 +16,15 @@ def shot_prompt(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Mate
     """Template (prompts/shot_prompt.yaml) + style preset + character descriptors + negative prompt + seed."""
     key = context.partition_key
     plan = plan_for_shot(media, key)
-    prompt = build_shot_prompt(plan, plan.shot(key), bible_for_shot(media, key))
+    shot = plan.shot(key)
+    prompt = build_shot_prompt(plan, shot, bible_for_shot(media, key))
     version = media.write_record("shot_prompt", key, prompt)
     return dg.MaterializeResult(
         data_version=version,
         metadata={
             "prompt": prompt.prompt,
+            "story_text": shot.visual,
+            "machine_translated_visual": shot.visual_en is not None,
             "negative_prompt": prompt.negative_prompt,
             "seed": prompt.seed,
             "style": prompt.style,

@@ -92,6 +92,8 @@ class MusicBackend(Backend, Protocol):
 
 
 class TranslatorBackend(Backend, Protocol):
+    def can_translate(self, source: str, target: str) -> bool: ...
+
     def translate(self, texts: list[str], source: str, target: str) -> list[str]: ...
 
 

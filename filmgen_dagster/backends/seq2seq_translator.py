@@ -6,15 +6,15 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from filmgen_dagster.backends.torch_common import load_model, model_id, resolve_device, resolve_dtype
-from filmgen_dagster.errors import ModelLoadError
+from filmgen_dagster.errors import ModelLoadError, ProfileError
 
 _BATCH = 16  # lines per generate call: enough to fill a GPU, small enough for any memory
 
 
 class Seq2SeqTranslator:
-    """``language_codes`` maps our codes to the model's (NLLB: {"en": "eng_Latn", "hi": "hin_Deva"}).
-
-    Without it the checkpoint is taken to translate one fixed pair (e.g. Helsinki-NLP/opus-mt-en-hi).
+    """``language_codes`` maps our codes to the model's (NLLB: {"en": "eng_Latn", "hi": "hin_Deva"}), and the
+    model translates between any two of them. Without it the checkpoint translates the one direction
+    ``pair`` names, source-target (Helsinki-NLP/opus-mt-en-hi: "en-hi", the default).
     """
 
     backend_id = "transformers-seq2seq"
@@ -27,7 +27,11 @@ class Seq2SeqTranslator:
         device: str = "auto",
         max_new_tokens: int = 256,
         language_codes: dict[str, str] | None = None,
+        pair: str = "en-hi",
     ) -> None:
+        source, _, target = pair.partition("-")
+        if language_codes is None and not (source and target):
+            raise ProfileError(f"translator pair {pair!r} should name two languages, source-target, like 'en-hi'")
         self.model_id = model_id(model, revision)
         self.device = resolve_device(device)
         dtype = resolve_dtype(torch_dtype, self.device)
@@ -44,15 +48,20 @@ class Seq2SeqTranslator:
             raise ModelLoadError(f"translator model {model!r} has no language tokens {unknown}; check language_codes")
         self.max_new_tokens = max_new_tokens
         self.language_codes = language_codes
+        self.pair = (source, target)
+
+    def can_translate(self, source: str, target: str) -> bool:
+        if self.language_codes is not None:
+            return source in self.language_codes and target in self.language_codes
+        return (source, target) == self.pair
 
     def translate(self, texts: list[str], source: str, target: str) -> list[str]:
         if source == target:
             return list(texts)
+        if not self.can_translate(source, target):
+            raise ValueError(f"translator {self.model_id} does not translate {source} to {target}")
         kwargs: dict[str, int] = {}
         if self.language_codes is not None:
-            for code in (source, target):
-                if code not in self.language_codes:
-                    raise ValueError(f"translator has language codes for {sorted(self.language_codes)}, not {code!r}")
             # NLLB-style tokenizers prefix the source-language token; the target token is forced as the
             # first generated one.
             self.tokenizer.src_lang = self.language_codes[source]

@@ -16,7 +16,12 @@ TINY_PROFILE = {
     "output": {"width": 320, "height": 180, "fps": 12},
     "backends": {
         "planner": {"kind": "transformers-chat", "model": "./planner", "max_new_tokens": 48, "max_tries": 2},
-        "translator": {"kind": "transformers-seq2seq", "model": "./translator", "max_new_tokens": 16},
+        "translator": {
+            "kind": "transformers-seq2seq",
+            "model": "./translator",
+            "max_new_tokens": 16,
+            "language_codes": {"en": "__en__", "hi": "__hi__"},
+        },
         "image": {
             "kind": "diffusers-text2image",
             "model": "./image",
