@@ -101,18 +101,21 @@ def test_translator_returns_one_string_per_line(models: Path) -> None:
 
 
 def test_translator_knows_which_ways_it_translates(models: Path) -> None:
-    both_ways = Seq2SeqTranslator(
-        model=str(models / "translator"), device="cpu", language_codes={"en": "__en__", "hi": "__hi__"}
-    )
+    checkpoint = str(models / "translator")
+    both_ways = Seq2SeqTranslator(model=checkpoint, device="cpu", language_codes={"en": "__en__", "hi": "__hi__"})
     assert both_ways.can_translate("hi", "en") and both_ways.can_translate("en", "hi")
     assert not both_ways.can_translate("hi", "fr")
-    one_way = Seq2SeqTranslator(model=str(models / "translator"), device="cpu", pair="hi-en")
+    assert Seq2SeqTranslator(model=checkpoint, device="cpu").can_translate("en", "hi")  # one en-hi checkpoint
+    one_way = Seq2SeqTranslator(models={"hi-en": checkpoint}, device="cpu")
     assert one_way.can_translate("hi", "en") and not one_way.can_translate("en", "hi")
+    assert one_way.model_id == f"hi-en={checkpoint}"
     assert len(one_way.translate(["बारिश हो रही थी।"], "hi", "en")) == 1
     with pytest.raises(ValueError, match="does not translate en to hi"):
         one_way.translate(["It was raining."], "en", "hi")
     with pytest.raises(ProfileError, match="source-target"):
-        Seq2SeqTranslator(model=str(models / "translator"), device="cpu", pair="english")
+        Seq2SeqTranslator(models={"hindi": checkpoint}, device="cpu")
+    with pytest.raises(ProfileError, match="not both"):
+        Seq2SeqTranslator(model=checkpoint, models={"hi-en": checkpoint}, device="cpu")
 
 
 def test_scorer_gives_a_cosine_that_depends_on_the_image(models: Path) -> None:
