@@ -114,8 +114,10 @@ def test_translator_knows_which_ways_it_translates(models: Path) -> None:
         one_way.translate(["It was raining."], "en", "hi")
     with pytest.raises(ProfileError, match="source-target"):
         Seq2SeqTranslator(models={"hindi": checkpoint}, device="cpu")
-    with pytest.raises(ProfileError, match="not both"):
+    with pytest.raises(ProfileError, match="either `model`"):
         Seq2SeqTranslator(model=checkpoint, models={"hi-en": checkpoint}, device="cpu")
+    with pytest.raises(ProfileError, match="either `model`"):
+        Seq2SeqTranslator(device="cpu")
 
 
 def test_scorer_gives_a_cosine_that_depends_on_the_image(models: Path) -> None:

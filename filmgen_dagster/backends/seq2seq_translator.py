@@ -33,7 +33,7 @@ class Seq2SeqTranslator:
         language_codes: dict[str, str] | None = None,
     ) -> None:
         if (model is None) == (models is None):
-            raise ProfileError("translator takes `model` (one checkpoint) or `models` (one per direction), not both")
+            raise ProfileError("translator takes either `model` (one checkpoint) or `models` (one per direction)")
         if models is not None and language_codes is not None:
             raise ProfileError("translator language_codes go with one multilingual `model`, not with `models`")
         one_way = models if models is not None else {} if language_codes is not None else {"en-hi": model}
