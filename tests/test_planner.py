@@ -257,6 +257,20 @@ def test_a_hindi_story_s_words_set_its_scene_props_and_mood(tmp_path):
     assert shot_props("नावें पानी में थीं।", [], []) == [ShotProp(kind=Prop.boat)]
 
 
+def test_weather_that_its_own_clause_calls_over_does_not_set_the_scene(tmp_path):
+    # "शाम को बारिश थम गई" (in the evening the rain stopped): the river at dusk, not in the rain.
+    baarish = plan("baarish-ki-naav.md").scenes
+    assert [scene.setting.weather for scene in baarish] == [Weather.rain, None]
+    scenes = plan_written(
+        tmp_path / "after.md",
+        "# One\n\nBy dawn the storm had passed. Mira walked to the shore.\n\n"
+        "# Two\n\nThe fog lifted, but the rain went on.\n\n"
+        "# तीन\n\n\"बारिश में रुको,\" दादी ने कहा।\n",
+    ).scenes
+    # Only the verb's completed form ends it: "रुको" (stay) in the rain is still rain.
+    assert [scene.setting.weather for scene in scenes] == [None, Weather.rain, Weather.rain]
+
+
 def test_sentences_keep_their_closing_quotes_and_titles():
     text = '"Faster!" shouted Asha. "The wind is going!" Mrs. Rao smiled… Dr. Das did not.'
     assert split_sentences(text) == [

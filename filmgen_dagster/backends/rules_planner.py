@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 
 from filmgen_dagster.domain import (
@@ -113,6 +114,17 @@ WEATHER_WORDS: dict[Weather, re.Pattern[str]] = {
     ),
     Weather.fog: _words("fog", "foggy", "mist", "misty", "haze", "कोहरा", "कोहरे", "धुंध", "कुहासा"),
 }
+# A mention its own clause calls over ("the rain had stopped", "बारिश थम गई") does not set the weather:
+# the verb within two words after it; a Hindi one in its completed form ("रुक गई", not "रुको", stay).
+_WEATHER_OVER = re.compile(
+    unicodedata.normalize(
+        "NFC",
+        r"(?:\s+[^\s.!?।]+){0,2}?\s+(?:"
+        r"(?:stopped|stops|ended|ends|cleared|clears|lifted|lifts|passed|eased|died down|let up|(?:was|is) over)\b"
+        r"|(?:थम|रुक|छँट|छंट|(?:बंद|ख़त्म|खत्म)\s+हो)\s+(?:गई|गयी|गया|गए|चुकी|चुका))",
+    ),
+    re.IGNORECASE,
+)
 PLACE_WORDS: dict[Place, re.Pattern[str]] = {
     Place.interior: _words(
         "room", "kitchen", "bedroom", "hallway", "corridor", "indoors", "attic", "cellar", "classroom",
@@ -177,7 +189,14 @@ def scene_setting(scene: StoryScene, before: Setting | None = None) -> Setting:
     time_of_day = min(times)[1] if times else None
     if time_of_day is None and before is not None and _SAME_TIME_SLUG.search(scene.heading):
         time_of_day = before.time_of_day
-    weather = next((weather for weather, words in WEATHER_WORDS.items() if words.search(text)), None)
+    weather = next(
+        (
+            weather
+            for weather, words in WEATHER_WORDS.items()
+            if any(not _WEATHER_OVER.match(text, mention.end()) for mention in words.finditer(text))
+        ),
+        None,
+    )
     mentioned = sorted((match.start(), place) for place, words in PLACE_WORDS.items() if (match := words.search(text)))
     places = [place for _, place in mentioned]
     if _INTERIOR_SLUG.search(scene.heading) and Place.interior not in places:
@@ -386,7 +405,7 @@ def _present(text: str, names: list[str], previous: list[str]) -> list[str]:
 
 class RuleBasedPlanner:
     backend_id = "rules"
-    model_id = "filmgen-rules-v6"
+    model_id = "filmgen-rules-v7"
 
     def plan(self, story: Story, film_key: str, fps: int, width: int, height: int) -> FilmPlan:
         names = sorted(story.characters, key=len, reverse=True)
