@@ -25,6 +25,8 @@ _HINDI_LINE = re.compile(r"^\[hi\]\s*(.*)$", re.IGNORECASE)
 _SCENE_BREAK = re.compile(r"^\s*(\*\s*\*\s*\*[\s*]*|-{3,}|#)\s*$")
 _SLUGLINE = re.compile(r"^(INT|EXT|EST|INT\./EXT|INT/EXT|I/E)[.\s]", re.IGNORECASE)
 _CHARACTER_CUE = re.compile(r"^(?P<name>[A-Z][A-Z0-9 .'\-]*?)\s*(\(.*\))?\s*\^?$")
+# Fountain's forced cue, for names not in capitals: "@McCLANE (V.O.)", or any script without them ("@सीता").
+_FORCED_CUE = re.compile(r"^@(?P<name>[^(^]+?)\s*(\(.*\))?\s*\^?$")
 # A screenplay introduces a character in capitals, often with a description after a comma:
 # "PRIYA, a young cook, fans the coals." (an age in brackets may come between). Names of at most four
 # words keep the search linear in a long paragraph of capitals.
@@ -285,9 +287,11 @@ def _parse_fountain(body: str, first_line: int) -> list[StoryScene]:
             head = lines[0]
         if _TRANSITION.match(head) or head.startswith(("=", "[[", "/*")):
             continue
-        cue = _CHARACTER_CUE.match(head.lstrip("@"))
-        if len(lines) > 1 and (cue and head.upper() == head or head.startswith("@")):
-            speaker = _clean_inline(cue["name"] if cue else head.lstrip("@")).title()
+        cue = _FORCED_CUE.match(head) or (_CHARACTER_CUE.match(head) if head.upper() == head else None)
+        if len(lines) > 1 and cue:
+            name = _clean_inline(cue["name"])
+            # MIRA and @mira are Mira; a forced cue in mixed case is written as meant (@McCLANE).
+            speaker = name.title() if name in (name.upper(), name.lower()) else name
             spoken = [ln for ln in lines[1:] if not (ln.startswith("(") and ln.endswith(")"))]
             english = [ln for ln in spoken if not _HINDI_LINE.match(ln)]
             hindi = [m[1] for ln in spoken if (m := _HINDI_LINE.match(ln))]

@@ -81,6 +81,22 @@ def test_a_screenplay_introduces_characters_in_capitals_with_their_description(t
     assert story.characters == {"Emily": "a surgeon in a green gown"}
 
 
+def test_forced_cues_name_speakers_written_without_capitals(tmp_path):
+    # Fountain's "@" cue: a screenplay in Hindi (no capitals to mark a cue), and a mixed-case name, each
+    # with its extension in brackets, which is not part of the name.
+    story = load_story(
+        write(
+            tmp_path,
+            "naav.fountain",
+            "EXT. गली - दिन\n\nसीता नाव पानी में रखती है।\n\n@सीता\nदेखो, दादी!\n\n"
+            "@दादी (मुस्कुराते हुए)\nहर नाव अपना रास्ता ढूँढ लेती है।\n\n@McCLANE (V.O.)\nYippee.\n",
+        )
+    )
+    dialogue = [(b.speaker, b.language) for b in story.scenes[0].blocks if b.kind == "dialogue"]
+    assert dialogue == [("सीता", "hi"), ("दादी", "hi"), ("McCLANE", "en")]
+    assert set(story.characters) == {"सीता", "दादी", "McCLANE"}
+
+
 def test_prose_names_its_characters_by_what_they_do_say_and_are(tmp_path):
     # "Arun folded a paper boat ...": prose has no cast list; its people are the names that act.
     assert load_story(EXAMPLES / "paper-boat.txt").characters == {"Arun": ""}
