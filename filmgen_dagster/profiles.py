@@ -55,7 +55,7 @@ NO_MODEL_KINDS = frozenset({"rules", "storyboard", "camera-moves", "espeak-ng", 
 # pip cannot choose for the user's torch build). Their module must import before any work starts.
 EXTRAS = {"xtts": ("xtts", "torchaudio"), "open-clip": ("openclip", "torchvision")}
 # Options that name models or their files: local paths among them must exist before any work starts.
-MODEL_OPTIONS = ("model", "models", "pretrained", "speakers")
+MODEL_OPTIONS = ("model", "models", "vae", "pretrained", "speakers")
 REQUIRED = ("planner", "image", "video", "speech", "music")
 
 
@@ -128,6 +128,13 @@ class Backends:
         self._built[key] = _construct(modality, spec, self._ref, self.device) if spec else None
         return self._built[key], time.perf_counter() - started
 
+    def settings(self, modality: str, fallback: bool = False) -> dict[str, Any]:
+        """The options of the backend ``load`` gives for these arguments (the fallback's, where the profile
+        names one), but where it runs: memo keys hold them, so a profile edited from 4 steps to 8, or to
+        another VAE or voice speed, does not find what the old settings made."""
+        spec = (fallback and self.profile.quality.fallback.get(modality)) or self.profile.backends.get(modality)
+        return {name: value for name, value in spec.options.items() if name != "device"} if spec else {}
+
     def __getattr__(self, modality: str) -> Any:
         if modality not in BACKEND_KINDS:
             raise AttributeError(modality)
@@ -180,7 +187,7 @@ def load_profile(ref: str) -> Profile:
         _require_extra(modality, spec.kind, ref)
         for option in MODEL_OPTIONS:
             if option in spec.options:
-                hub_ids = option in ("model", "models")  # `pretrained` may be a tag, `speakers` are files
+                hub_ids = option in ("model", "models", "vae")  # `pretrained` may be a tag, `speakers` are files
                 setattr(spec, option, _resolve_models(spec.options[option], path.parent, ref, modality, hub_ids))
     for modality, spec in profile.quality.fallback.items():
         if modality not in BACKEND_KINDS or spec.kind not in BACKEND_KINDS[modality]:

@@ -95,6 +95,22 @@ def test_ip_adapter_uses_the_characters_reference_image(
     assert not np.array_equal(np.asarray(backend.render_keyframe(with_mira, 64, 40)), text_only)
 
 
+def test_a_replacement_vae_decodes_the_keyframes(
+    text2image_path: Path, image_backend: DiffusersImage, tmp_path: Path
+) -> None:
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL.from_pretrained(text2image_path / "vae")
+    vae.register_to_config(scaling_factor=0.5)  # the same latents decode to another picture
+    vae.save_pretrained(tmp_path / "vae")
+    backend = DiffusersImage(str(text2image_path), vae=str(tmp_path / "vae"), **FAST)
+    assert backend.pipe.vae.config.scaling_factor == 0.5
+    own = np.asarray(image_backend.render_keyframe(shot_prompt(), 64, 40))
+    assert not np.array_equal(np.asarray(backend.render_keyframe(shot_prompt(), 64, 40)), own)
+    with pytest.raises(ModelLoadError, match="image VAE model .*no-such-vae"):
+        DiffusersImage(str(text2image_path), vae=str(tmp_path / "no-such-vae"), **FAST)
+
+
 def test_video_is_made_in_chained_chunks_and_retimed_to_the_film(
     image_backend: DiffusersImage, video_backend: DiffusersVideo
 ) -> None:

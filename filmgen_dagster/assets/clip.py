@@ -110,6 +110,7 @@ def _clip(
         inputs = {
             "backend": video.backend_id,
             "model": video.model_id,
+            "settings": backends.settings("video", fallback=last),
             "keyframe": frame_ref.digest,
             "prompt": seeded.model_dump(mode="json"),
             "frames": n_frames,

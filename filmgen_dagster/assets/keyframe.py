@@ -55,6 +55,7 @@ def _keyframe(
         inputs = {
             "backend": image_backend.backend_id,
             "model": image_backend.model_id,
+            "settings": backends.settings("image"),
             "prompt": seeded.model_dump(mode="json"),
             "size": [plan.width, plan.height],
         }

@@ -26,7 +26,8 @@ def _music(
     film_key = context.partition_key
     plan = require(media, "scene_plan", film_key, FilmPlan)
     narration = require(media, "narration", film_key, NarrationRecord)
-    composer, load_s = studio.backends(registration(media, film_key).profile, device).load("music")
+    backends = studio.backends(registration(media, film_key).profile, device)
+    composer, load_s = backends.load("music")
     starts = {entry.shot_key: entry for entry in narration.timeline}
     cues = []
     for scene in plan.scenes:
@@ -42,6 +43,7 @@ def _music(
     inputs = {
         "backend": composer.backend_id,
         "model": composer.model_id,
+        "settings": backends.settings("music"),
         "cues": [cue.model_dump(mode="json") for cue in cues],
         "duration_s": narration.duration_s,
         "voices": sorted(ref.digest for ref in narration.tracks.values()),

@@ -40,7 +40,8 @@ def _shot_narration(
     plan = plan_for_shot(media, key)
     shot = plan.shot(key)
     bible = bible_for_shot(media, key)
-    speech, load_s = studio.backends(registration(media, plan.film_key).profile, device).load("speech")
+    backends = studio.backends(registration(media, plan.film_key).profile, device)
+    speech, load_s = backends.load("speech")
     started = time.perf_counter()
     takes: dict[str, SpeechTake] = {}
     for language in plan.languages:
@@ -54,7 +55,13 @@ def _shot_narration(
             (line.text, (c.voice if (c := bible.character(line.speaker or "")) else None), line.speaker)
             for line in lines
         ]
-        inputs = {"backend": speech.backend_id, "model": speech.model_id, "language": language, "lines": voiced}
+        inputs = {
+            "backend": speech.backend_id,
+            "model": speech.model_id,
+            "settings": backends.settings("speech"),
+            "language": language,
+            "lines": voiced,
+        }
         audio_ref = media.recall("speech", inputs)
         if audio_ref is None:
             parts: list[np.ndarray] = []

@@ -37,14 +37,24 @@ def load_pipeline(
     vae_tiling: bool,
     vae_slicing: bool,
     attention_slicing: bool,
+    vae: str | None = None,
     prepare: Callable[[Any], None] | None = None,
 ) -> Any:
-    """The pipeline, ready to call. ``prepare`` runs before memory options and placement: an adapter
-    loaded after ``enable_model_cpu_offload`` would be missed by its hooks."""
+    """The pipeline, ready to call. ``vae`` replaces the checkpoint's VAE (a hub id or folder): e.g.
+    madebyollin/sdxl-vae-fp16-fix, which decodes in float16 where SDXL's own VAE is cast to float32 and
+    back on every call. ``prepare`` runs before memory options and placement: an adapter loaded after
+    ``enable_model_cpu_offload`` would be missed by its hooks."""
     cls = pipeline_class(pipeline, auto)
     target = resolve_device(device)
     dtype = resolve_dtype(torch_dtype, target)
-    pipe = load_model(modality, model, lambda: cls.from_pretrained(model, revision=revision, dtype=dtype))
+    components = {}
+    if vae is not None:
+        from diffusers import AutoModel
+
+        components["vae"] = load_model(f"{modality} VAE", vae, lambda: AutoModel.from_pretrained(vae, dtype=dtype))
+    pipe = load_model(
+        modality, model, lambda: cls.from_pretrained(model, revision=revision, dtype=dtype, **components)
+    )
     if prepare:
         prepare(pipe)
     try:

@@ -35,6 +35,7 @@ class DiffusersImage:
         vae_tiling: bool = False,
         vae_slicing: bool = False,
         attention_slicing: bool = False,
+        vae: str | None = None,
         ip_adapter: dict[str, Any] | None = None,
         character_images: dict[str, str] | None = None,
     ) -> None:
@@ -59,6 +60,7 @@ class DiffusersImage:
             vae_tiling=vae_tiling,
             vae_slicing=vae_slicing,
             attention_slicing=attention_slicing,
+            vae=vae,
             prepare=partial(_load_ip_adapter, ip_adapter) if ip_adapter else None,
         )
         self.accepts = call_parameters(self.pipe)

@@ -48,6 +48,7 @@ class DiffusersVideo:
         vae_tiling: bool = False,
         vae_slicing: bool = False,
         attention_slicing: bool = False,
+        vae: str | None = None,
     ) -> None:
         if max_frames < 2 or model_fps < 1:
             raise ProfileError(
@@ -70,6 +71,7 @@ class DiffusersVideo:
             vae_tiling=vae_tiling,
             vae_slicing=vae_slicing,
             attention_slicing=attention_slicing,
+            vae=vae,
         )
         accepts = call_parameters(self.pipe)
         # Passed only where the pipeline takes them: SVD has fps/motion_bucket_id/decode_chunk_size
