@@ -129,9 +129,9 @@ class Backends:
         return self._built[key], time.perf_counter() - started
 
     def settings(self, modality: str, fallback: bool = False) -> dict[str, Any]:
-        """The options of the backend ``load`` gives for these arguments (the fallback's, where the profile
-        names one), but where it runs: memo keys hold them, so a profile edited from 4 steps to 8, or to
-        another VAE or voice speed, does not find what the old settings made."""
+        """The profile options, all but ``device``, of the backend ``load`` gives for these arguments (the
+        fallback's, where the profile names one). Memo keys hold them, so a profile edited from 4 steps to
+        8, or to another VAE or voice speed, does not find what the old settings made."""
         spec = (fallback and self.profile.quality.fallback.get(modality)) or self.profile.backends.get(modality)
         return {name: value for name, value in spec.options.items() if name != "device"} if spec else {}
 
