@@ -74,7 +74,7 @@ def _translate_missing(plan: FilmPlan, translator: TranslatorBackend) -> int:
     (marked as such)."""
     count = 0
     for target in plan.languages:
-        for source in sorted({code for shot in plan.shots for code in shot.narration}, key=lambda c: c != "en"):
+        for source in sorted({code for shot in plan.shots for code in shot.narration}, key=lambda c: (c != "en", c)):
             if source == target or not translator.can_translate(source, target):
                 continue
             shots = [s for s in plan.shots if s.narration.get(source) and not s.narration.get(target)]
