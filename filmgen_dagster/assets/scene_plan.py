@@ -25,7 +25,7 @@ def scene_plan(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     profile_backends = studio.backends(reg.profile)
     output = studio.profile(reg.profile).output
     plan = profile_backends.planner.plan(parsed, film_key, output.fps, output.width, output.height)
-    translator = profile_backends.translator
+    translator = _TranslatedOnce(profile_backends.translator) if profile_backends.translator else None
     translated = _translate_missing(plan, translator) if translator else 0
     translated_visuals = _translate_visuals(plan, translator) if translator else 0
     version = media.write_record("scene_plan", film_key, plan)
@@ -69,12 +69,29 @@ def _cell(text: str) -> str:
     return text.replace("|", "/")
 
 
-def _translate_missing(plan: FilmPlan, translator: TranslatorBackend) -> int:
+class _TranslatedOnce:
+    """The translator, asked for each text once per plan: a story told in Hindi has most of its shots' text
+    translated both for the English track and for the prompts, and the two are often the same paragraph."""
+
+    def __init__(self, translator: TranslatorBackend) -> None:
+        self.can_translate = translator.can_translate
+        self._translator = translator
+        self._done: dict[tuple[str, str, str], str] = {}
+
+    def translate(self, texts: list[str], source: str, target: str) -> list[str]:
+        new = list(dict.fromkeys(text for text in texts if (text, source, target) not in self._done))
+        for text, translated in zip(new, self._translator.translate(new, source, target) if new else []):
+            self._done[text, source, target] = translated
+        return [self._done[text, source, target] for text in texts]
+
+
+def _translate_missing(plan: FilmPlan, translator: _TranslatedOnce) -> int:
     """Fill languages a shot has no text for by translating its lines in another language, English first
     (marked as such)."""
     count = 0
     for target in plan.languages:
-        for source in sorted({code for shot in plan.shots for code in shot.narration}, key=lambda c: (c != "en", c)):
+        sources = sorted({code for shot in plan.shots for code in shot.narration}, key=lambda c: (c != "en", c))
+        for source in sources:
             if source == target or not translator.can_translate(source, target):
                 continue
             shots = [s for s in plan.shots if s.narration.get(source) and not s.narration.get(target)]
@@ -91,7 +108,7 @@ def _translate_missing(plan: FilmPlan, translator: TranslatorBackend) -> int:
     return count
 
 
-def _translate_visuals(plan: FilmPlan, translator: TranslatorBackend) -> int:
+def _translate_visuals(plan: FilmPlan, translator: _TranslatedOnce) -> int:
     """English visuals for the prompts of shots told in another language: image and video models are trained
     on English captions, and read a Hindi sentence as noise."""
     by_language: dict[str, list[Shot]] = {}

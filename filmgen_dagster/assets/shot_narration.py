@@ -42,6 +42,7 @@ def _shot_narration(
     bible = bible_for_shot(media, key)
     backends = studio.backends(registration(media, plan.film_key).profile, device)
     speech, load_s = backends.load("speech")
+    settings = backends.settings("speech")
     started = time.perf_counter()
     takes: dict[str, SpeechTake] = {}
     for language in plan.languages:
@@ -58,7 +59,7 @@ def _shot_narration(
         inputs = {
             "backend": speech.backend_id,
             "model": speech.model_id,
-            "settings": backends.settings("speech"),
+            "settings": settings,
             "language": language,
             "lines": voiced,
         }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 
 from filmgen_dagster.domain import (
@@ -117,12 +116,10 @@ WEATHER_WORDS: dict[Weather, re.Pattern[str]] = {
 # A mention its own clause calls over ("the rain had stopped", "बारिश थम गई") does not set the weather:
 # the verb within two words after it; a Hindi one in its completed form ("रुक गई", not "रुको", stay).
 _WEATHER_OVER = re.compile(
-    unicodedata.normalize(
-        "NFC",
-        r"(?:\s+[^\s.!?।]+){0,2}?\s+(?:"
-        r"(?:stopped|stops|ended|ends|cleared|clears|lifted|lifts|passed|eased|died down|let up|(?:was|is) over)\b"
-        r"|(?:थम|रुक|छँट|छंट|(?:बंद|ख़त्म|खत्म)\s+हो)\s+(?:गई|गयी|गया|गए|चुकी|चुका))",
-    ),
+    r"(?:\s+[^\s.!?।]+){0,2}?\s+(?:"
+    r"(?:stopped|stops|ended|ends|cleared|clears|lifted|lifts|passed|eased|died down|let up|(?:was|is) over)\b"
+    rf"|(?:{'|'.join(hindi_words('थम रुक छँट छंट'))}|(?:{'|'.join(hindi_words('बंद ख़त्म खत्म'))})\s+हो)"
+    rf"\s+(?:{'|'.join(hindi_words('गई गयी गया गए चुकी चुका'))}))",
     re.IGNORECASE,
 )
 PLACE_WORDS: dict[Place, re.Pattern[str]] = {
