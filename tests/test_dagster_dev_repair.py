@@ -63,11 +63,14 @@ def test_failed_shot_is_one_partition_and_is_repaired_alone(studio_ui):
     failed = ui.partition_statuses("clip")["failedPartitions"]
     assert failed == [FAILING]
     ui.backfill(list(SHOT_ASSETS), failed)
+    # film_report is the last step of the run that makes the final cut: waiting for the cut alone races it.
     ui.wait_for(
-        "the final cut", lambda: ui.partition_statuses("final_cut")["materializedPartitions"] == [FILM], timeout=600
+        "the film report",
+        lambda: ui.partition_statuses("film_report")["materializedPartitions"] == [FILM],
+        timeout=600,
     )
+    assert ui.partition_statuses("final_cut")["materializedPartitions"] == [FILM]
     after = materialization_counts(env.instance(), "clip")
     assert after[FAILING] == 1 and FAILING not in before
     assert {k: v for k, v in after.items() if k != FAILING} == before  # no other shot was re-rendered
     assert ui.partition_statuses("clip")["failedPartitions"] == []
-    assert ui.partition_statuses("film_report")["materializedPartitions"] == [FILM]
