@@ -108,7 +108,10 @@ def _workers(jobs: int) -> Iterator[ProcessPoolExecutor]:
     process loads any model (CUDA does not survive a fork); each opens its own instance and keeps its
     models loaded across the shots it renders.
     """
+    from filmgen_dagster.av import ffmpeg_exe
+
     _session()
+    ffmpeg_exe()  # imageio-ffmpeg runs `ffmpeg -version` to find it: once here, inherited by every worker
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork"), initializer=_reopen_session) as pool:
         pool.submit(int)  # the first submit forks every worker
         yield pool
