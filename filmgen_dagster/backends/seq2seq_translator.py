@@ -41,9 +41,10 @@ class Seq2SeqTranslator:
             source, _, target = direction.partition("-")
             if not (source and target):
                 raise ProfileError(f"translator direction {direction!r} should be source-target, like 'hi-en'")
-        suffix = f"@{revision}" if revision else ""
         self.model_id = (
-            ", ".join(f"{d}={name}{suffix}" for d, name in one_way.items()) if models else model_id(model, revision)
+            ", ".join(f"{d}={model_id(name, revision)}" for d, name in one_way.items())
+            if models
+            else model_id(model, revision)
         )
         self.device = resolve_device(device)
         dtype = resolve_dtype(torch_dtype, self.device)
