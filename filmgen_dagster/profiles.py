@@ -115,25 +115,34 @@ class Backends:
         self.profile, self._ref, self.device = profile, ref, device
         self._built: dict[str, Any] = {}
 
+    def _spec(self, modality: str, fallback: bool) -> BackendSpec | None:
+        return (fallback and self.profile.quality.fallback.get(modality)) or self.profile.backends.get(modality)
+
     def load(self, modality: str, fallback: bool = False) -> tuple[Any | None, float]:
         """(backend or None when the profile has none, seconds spent loading it just now).
 
-        ``fallback`` asks for the profile's quality fallback for the modality, if it names one.
+        ``fallback`` asks for the profile's quality fallback for the modality, or its usual backend where
+        it names none.
         """
-        key = f"{modality}:fallback" if fallback else modality
+        key = f"{modality}:fallback" if fallback and modality in self.profile.quality.fallback else modality
         if key in self._built:
             return self._built[key], 0.0
         started = time.perf_counter()
-        spec = self.profile.quality.fallback.get(modality) if fallback else self.profile.backends.get(modality)
+        spec = self._spec(modality, fallback)
         self._built[key] = _construct(modality, spec, self._ref, self.device) if spec else None
         return self._built[key], time.perf_counter() - started
 
-    def settings(self, modality: str, fallback: bool = False) -> dict[str, Any]:
-        """The profile options, all but ``device``, of the backend ``load`` gives for these arguments (the
-        fallback's, where the profile names one). Memo keys hold them, so a profile edited from 4 steps to
-        8, or to another VAE or voice speed, does not find what the old settings made."""
-        spec = (fallback and self.profile.quality.fallback.get(modality)) or self.profile.backends.get(modality)
-        return {name: value for name, value in spec.options.items() if name != "device"} if spec else {}
+    def identity(self, modality: str, fallback: bool = False) -> dict[str, Any]:
+        """What memo keys hold of the backend ``load`` gives for these arguments: its id, model and profile
+        options (all but ``device``), so a profile edited from 4 steps to 8, or to another VAE or voice
+        speed, does not find what the old settings made."""
+        backend, _ = self.load(modality, fallback)
+        spec = self._spec(modality, fallback)
+        return {
+            "backend": backend.backend_id,
+            "model": backend.model_id,
+            "settings": {name: value for name, value in spec.options.items() if name != "device"},
+        }
 
     def __getattr__(self, modality: str) -> Any:
         if modality not in BACKEND_KINDS:

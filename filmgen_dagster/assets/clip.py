@@ -102,15 +102,11 @@ def _clip(
     for attempt in range(quality.max_attempts):
         last = attempt == quality.max_attempts - 1
         video, loaded = backends.load("video", fallback=last)
-        if video is None:
-            video, loaded = backends.load("video")
         load_s += loaded
         seeded = prompt.model_copy(update={"seed": prompt.seed + attempt * REROLL_SEED_STEP})
         continue_from, previous_clip = _continuation(media, plan, key, video)
         inputs = {
-            "backend": video.backend_id,
-            "model": video.model_id,
-            "settings": backends.settings("video", fallback=last),
+            **backends.identity("video", fallback=last),
             "keyframe": frame_ref.digest,
             "prompt": seeded.model_dump(mode="json"),
             "frames": n_frames,

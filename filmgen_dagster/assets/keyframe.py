@@ -53,9 +53,7 @@ def _keyframe(
     for attempt in range(quality.max_attempts if scorer else 1):
         seeded = prompt.model_copy(update={"seed": prompt.seed + attempt * REROLL_SEED_STEP})
         inputs = {
-            "backend": image_backend.backend_id,
-            "model": image_backend.model_id,
-            "settings": backends.settings("image"),
+            **backends.identity("image"),
             "prompt": seeded.model_dump(mode="json"),
             "size": [plan.width, plan.height],
         }

@@ -41,9 +41,7 @@ def _music(
             )
         )
     inputs = {
-        "backend": composer.backend_id,
-        "model": composer.model_id,
-        "settings": backends.settings("music"),
+        **backends.identity("music"),
         "cues": [cue.model_dump(mode="json") for cue in cues],
         "duration_s": narration.duration_s,
         "voices": sorted(ref.digest for ref in narration.tracks.values()),

@@ -42,7 +42,7 @@ def _shot_narration(
     bible = bible_for_shot(media, key)
     backends = studio.backends(registration(media, plan.film_key).profile, device)
     speech, load_s = backends.load("speech")
-    settings = backends.settings("speech")
+    identity = backends.identity("speech")
     started = time.perf_counter()
     takes: dict[str, SpeechTake] = {}
     for language in plan.languages:
@@ -56,13 +56,7 @@ def _shot_narration(
             (line.text, (c.voice if (c := bible.character(line.speaker or "")) else None), line.speaker)
             for line in lines
         ]
-        inputs = {
-            "backend": speech.backend_id,
-            "model": speech.model_id,
-            "settings": settings,
-            "language": language,
-            "lines": voiced,
-        }
+        inputs = {**identity, "language": language, "lines": voiced}
         audio_ref = media.recall("speech", inputs)
         if audio_ref is None:
             parts: list[np.ndarray] = []
