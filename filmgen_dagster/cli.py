@@ -310,8 +310,10 @@ def _film_state(film_key: str):
 
     prepare_dagster_home()
     defs, instance = _session()
-    plan = defs.resources["media"].read_record("scene_plan", film_key, FilmPlan)
-    if not instance.has_dynamic_partition(films.name, film_key) or plan is None:
+    # Registered keys are safe media names; anything else ("The Lamp") is refused before the store sees it.
+    registered = instance.has_dynamic_partition(films.name, film_key)
+    plan = defs.resources["media"].read_record("scene_plan", film_key, FilmPlan) if registered else None
+    if plan is None:
         raise UserInputError(f"film {film_key}: not registered or not planned yet; run `filmgen render STORY` first")
     keys = [shot.key for shot in plan.shots]
     statuses = {
@@ -424,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        if args.command in ("render", "rerender") and args.out.exists() and not args.out.is_dir():
+            # Found now, not after the whole render has run.
+            raise UserInputError(f"--out {args.out}: is a file; give a folder for the finished MP4")
         if args.command == "tiny-models":
             from filmgen_dagster.tiny import write_tiny_models
 

@@ -438,7 +438,10 @@ class ShotManifest(BaseModel):
     shot_key: str
     prompt: str
     negative_prompt: str
-    seed: int
+    seed: int = Field(description="the shot prompt's seed")
+    seeds: dict[str, int] = Field(
+        default_factory=dict, description="artifact -> the seed it was made with (a quality re-roll moves it)"
+    )
     backends: dict[str, str]
     outputs: dict[str, str] = Field(description="artifact -> SHA-256")
     duration_s: float

@@ -15,9 +15,11 @@ import pytest
 
 from conftest import FilmEnv, make_film_env
 from filmgen_dagster import av
-from filmgen_dagster.domain import FilmManifest
+from filmgen_dagster.domain import ClipRecord, FilmManifest, KeyframeRecord
+from filmgen_dagster.resources.media_store import MediaStore
 
 FILM = "two-lamps"
+MADE = (("keyframe", KeyframeRecord), ("clip", ClipRecord))
 STORY = """---
 title: Two Lamps
 style: noir
@@ -75,13 +77,18 @@ def test_manifest_holds_everything_needed_to_reproduce(first):
     assert hashlib.sha256(report["story_text"].encode()).hexdigest() == report["story_hash"]
     assert report["source_name"] == "two-lamps.md" and report["profile"] == "animatic"
     assert report["plan"]["film_key"] == FILM and len(report["plan"]["scenes"][0]["shots"]) == len(report["shots"])
+    media = MediaStore(root=str(env.media))
     for shot in report["shots"]:
         assert shot["prompt"] and isinstance(shot["seed"], int)
+        made_with = {kind: media.read_record(kind, shot["shot_key"], record).seed for kind, record in MADE}
+        assert shot["seeds"] == made_with
         assert {"image", "video", "speech"} <= shot["backends"].keys()
         assert {"keyframe", "clip", "speech_en"} <= shot["outputs"].keys()
     assert report["backend_specs"]["speech"] == {"kind": "espeak-ng", "words_per_minute": 160}
     assert {"dagster", "numpy", "pillow", "python", "ffmpeg"} <= report["library_versions"].keys()
-    assert {"final_cut", "music", "narration_en", "narration_hi", "subtitles_en"} <= report["outputs"].keys()
+    assert {"final_cut", "music", "narration_en", "narration_hi", "subtitles_en", "subtitles_en_vtt"} <= report[
+        "outputs"
+    ].keys()
 
 
 def test_render_from_the_manifest_elsewhere_is_byte_identical(first, tmp_path):

@@ -73,6 +73,7 @@ def film_report(context: dg.AssetExecutionContext, media: MediaStore, studio: Fi
             prompt=prompt.prompt,
             negative_prompt=prompt.negative_prompt,
             seed=prompt.seed,
+            seeds={"keyframe": keyframe.seed, "clip": clip.seed},
             backends={
                 "image": f"{keyframe.backend} {keyframe.model_id}",
                 "video": f"{clip.backend} {clip.model_id}",
@@ -108,6 +109,7 @@ def film_report(context: dg.AssetExecutionContext, media: MediaStore, studio: Fi
             "music": music.score.digest,
             **{f"narration_{lang}": ref.digest for lang, ref in narration.tracks.items()},
             **{f"subtitles_{lang}": ref.digest for lang, ref in subtitles.srt.items()},
+            **{f"subtitles_{lang}_vtt": ref.digest for lang, ref in subtitles.vtt.items()},
             **{f"soundtrack_{lang}": ref.digest for lang, ref in sound.tracks.items()},
         },
         missing_lines=narration.missing_lines,
