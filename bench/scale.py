@@ -147,7 +147,7 @@ from filmgen_dagster.domain import FinalCutRecord, MusicRecord, SoundtrackRecord
 defs, instance = build_definitions(), dg.DagsterInstance.get()
 media, film_key = defs.resources["media"], sys.argv[1]
 for ref in (media.read_record("final_cut", film_key, FinalCutRecord).video,
-            media.read_record("music", film_key, MusicRecord).score,
+            *media.read_record("music", film_key, MusicRecord).scores.values(),
             *media.read_record("soundtrack", film_key, SoundtrackRecord).tracks.values()):
     media.local_path(ref).unlink()
 samples = []  # (time, RSS MB), to find which step peaks

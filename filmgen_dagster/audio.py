@@ -6,6 +6,7 @@ Everything is mono float32 in [-1, 1] at ``SAMPLE_RATE`` so stages can add array
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
 
@@ -112,9 +113,20 @@ def wav_blocks(path: str | Path) -> Iterator[np.ndarray]:
 
 def write_wav_blocks(path: str | Path, blocks: Iterable[np.ndarray]) -> None:
     """``write_wav`` for a track given block by block (16-bit PCM, written as it comes)."""
-    with sf.SoundFile(str(path), "w", SAMPLE_RATE, 1, subtype="PCM_16", format="WAV") as out:
-        for block in blocks:
-            out.write(np.clip(np.asarray(block, np.float32), -1.0, 1.0))
+    write_wav_tracks({path: blocks})
+
+
+def write_wav_tracks(tracks: dict[str | Path, Iterable[np.ndarray]]) -> None:
+    """``write_wav_blocks`` for several tracks at once, a block of each in turn: tracks made from one
+    stream (``itertools.tee``) advance together, so none of it is held for long."""
+    with ExitStack() as stack:
+        outs = [
+            stack.enter_context(sf.SoundFile(str(path), "w", SAMPLE_RATE, 1, subtype="PCM_16", format="WAV"))
+            for path in tracks
+        ]
+        for blocks in zip(*tracks.values(), strict=True):
+            for out, block in zip(outs, blocks):
+                out.write(np.clip(np.asarray(block, np.float32), -1.0, 1.0))
 
 
 def _block_rms_dbfs(x: np.ndarray, block: int) -> np.ndarray:

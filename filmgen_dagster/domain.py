@@ -408,7 +408,7 @@ class SubtitleRecord(BaseModel):
 
 class MusicRecord(BaseModel):
     film_key: str
-    score: MediaRef
+    scores: dict[str, MediaRef] = Field(description="language -> the score ducked under that language's narration")
     duration_s: float
     backend: str
     model_id: str

@@ -16,9 +16,9 @@ from PIL import Image, ImageSequence
 from conftest import EXAMPLES, FilmEnv, make_film_env
 from filmgen_dagster.assets.film_report import SHEET_COLUMNS
 from filmgen_dagster.assets.keyframe import THUMBNAIL_WIDTH
-from filmgen_dagster.audio import active_ratio
+from filmgen_dagster.audio import active_ratio, read_wav
 from filmgen_dagster.av import count_frames, decode_audio, decode_frames, extract_subtitles, probe
-from filmgen_dagster.domain import FilmManifest, KeyframeRecord
+from filmgen_dagster.domain import FilmManifest, KeyframeRecord, MusicRecord, NarrationRecord
 from filmgen_dagster.jobs import FILM_ASSEMBLY_ASSETS, FILM_CUT_ASSETS, FILM_SETUP_ASSETS, FILM_SOUND_ASSETS, SHOT_ASSETS
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.titles import TITLE_START_S
@@ -94,6 +94,27 @@ def test_narration_is_audible_in_both_languages(rendered):
     # Only the first dialogue line has Hindi: the rest is listed, not invented.
     assert len(manifest.missing_lines["hi"]) == 2
     assert "en" not in manifest.missing_lines
+
+
+def test_each_languages_score_dips_only_under_its_own_voice(rendered):
+    env, *_ = rendered
+    media = MediaStore(root=str(env.media))
+    narration = media.read_record("narration", "the-night-market", NarrationRecord)
+    scores = media.read_record("music", "the-night-market", MusicRecord).scores
+
+    def levels(ref) -> np.ndarray:  # dBFS per 50 ms
+        x = read_wav(media.local_path(ref))
+        blocks = x[: len(x) // 2400 * 2400].reshape(-1, 2400).astype(np.float64)
+        return 10 * np.log10((blocks**2).mean(axis=1) + 1e-12)
+
+    en_voice, hi_voice = levels(narration.tracks["en"]), levels(narration.tracks["hi"])
+    en_under_hi = levels(scores["en"]) - levels(scores["hi"])
+    # The film's last two shots have no Hindi text: only the English voice speaks there.
+    english_only = (en_voice > -40) & (hi_voice < -80)
+    assert english_only.sum() > 20 and np.median(en_under_hi[english_only]) < -8
+    # Before anyone speaks, both are the same score.
+    first_word = int(np.argmax((en_voice > -80) | (hi_voice > -80)))
+    assert first_word > 5 and np.abs(en_under_hi[:first_word]).max() < 0.5
 
 
 def test_subtitles_carry_the_dialogue(rendered):
@@ -239,7 +260,7 @@ def test_report_lists_everything_needed_to_reproduce(rendered):
     env, _, manifest, _ = rendered
     report = json.loads((env.out / "the-night-market.report.json").read_text())
     assert report["story_hash"] and report["profile"] == "animatic"
-    assert {"final_cut", "music", "narration_en", "narration_hi", "subtitles_en", "subtitles_hi"} <= set(
+    assert {"final_cut", "music_en", "music_hi", "narration_en", "subtitles_en", "subtitles_hi"} <= set(
         report["outputs"]
     )
     assert all(shot["prompt"] and shot["outputs"]["clip"] for shot in report["shots"])

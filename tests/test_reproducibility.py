@@ -86,7 +86,7 @@ def test_manifest_holds_everything_needed_to_reproduce(first):
         assert {"keyframe", "clip", "speech_en"} <= shot["outputs"].keys()
     assert report["backend_specs"]["speech"] == {"kind": "espeak-ng", "words_per_minute": 160}
     assert {"dagster", "numpy", "pillow", "python", "ffmpeg"} <= report["library_versions"].keys()
-    assert {"final_cut", "music", "narration_en", "narration_hi", "subtitles_en", "subtitles_en_vtt"} <= report[
+    assert {"final_cut", "music_en", "narration_en", "narration_hi", "subtitles_en", "subtitles_en_vtt"} <= report[
         "outputs"
     ].keys()
 

@@ -106,7 +106,7 @@ def film_report(context: dg.AssetExecutionContext, media: MediaStore, studio: Fi
         shots=shots,
         outputs={
             "final_cut": final.video.digest,
-            "music": music.score.digest,
+            **{f"music_{lang}": ref.digest for lang, ref in music.scores.items()},
             **{f"narration_{lang}": ref.digest for lang, ref in narration.tracks.items()},
             **{f"subtitles_{lang}": ref.digest for lang, ref in subtitles.srt.items()},
             **{f"subtitles_{lang}_vtt": ref.digest for lang, ref in subtitles.vtt.items()},

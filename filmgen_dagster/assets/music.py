@@ -1,11 +1,11 @@
 import time
+from itertools import tee
 
 import dagster as dg
-import numpy as np
 
-from filmgen_dagster.audio import apply_gain_db, ducking_gain_db, wav_blocks, wav_levels, write_wav_blocks
+from filmgen_dagster.audio import apply_gain_db, ducking_gain_db, wav_blocks, wav_levels, write_wav_tracks
 from filmgen_dagster.backends.base import MusicCue
-from filmgen_dagster.domain import FilmPlan, MusicRecord, NarrationRecord
+from filmgen_dagster.domain import LANGUAGE_NAMES, FilmPlan, MusicRecord, NarrationRecord
 from filmgen_dagster.film_records import registration, require
 from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import films
@@ -15,7 +15,7 @@ from filmgen_dagster.resources.studio import FilmStudio
 
 @dg.asset(partitions_def=films, group_name="film", deps=["narration"], kinds={"python"}, **GPU_STEP)
 def music(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
-    """A score following each scene's mood, crossfaded between scenes and ducked under the narration."""
+    """A score following each scene's mood, crossfaded between scenes, ducked under each language's narration."""
     with gpu_lease() as device:
         return _music(context, media, studio, device)
 
@@ -44,21 +44,29 @@ def _music(
         **backends.identity("music"),
         "cues": [cue.model_dump(mode="json") for cue in cues],
         "duration_s": narration.duration_s,
-        "voices": sorted(ref.digest for ref in narration.tracks.values()),
     }
+
+    def ducked_under(language: str) -> dict:
+        return {**inputs, "voice": narration.tracks[language].digest}
+
     started = time.perf_counter()
-    score_ref = media.recall("music", inputs)
-    if score_ref is None:
-        # Duck under whichever language is speaking, so every audio track stays intelligible.
-        voices = zip(*(wav_blocks(media.local_path(ref)) for ref in narration.tracks.values()))
-        gain_db = ducking_gain_db(np.maximum.reduce([np.abs(block) for block in blocks]) for blocks in voices)
+    scores = {lang: media.recall("music", ducked_under(lang)) for lang in narration.tracks}
+    missing = [lang for lang, ref in scores.items() if ref is None]
+    if missing:
+        # Composed once, then ducked under each language's own narration: a track's score dips only where
+        # its own voice speaks, not where another language's does.
+        composed = tee(composer.compose(cues, narration.duration_s), len(missing))
+        gains = [ducking_gain_db(wav_blocks(media.local_path(narration.tracks[lang]))) for lang in missing]
         with media.scratch() as tmp:
-            write_wav_blocks(tmp / "score.wav", apply_gain_db(composer.compose(cues, narration.duration_s), gain_db))
-            score_ref = media.put_file(tmp / "score.wav")
-        media.remember("music", inputs, score_ref)
+            write_wav_tracks(
+                {tmp / f"{lang}.wav": apply_gain_db(blocks, gain) for lang, blocks, gain in zip(missing, composed, gains)}
+            )
+            for lang in missing:
+                scores[lang] = media.put_file(tmp / f"{lang}.wav")
+                media.remember("music", ducked_under(lang), scores[lang])
     record = MusicRecord(
         film_key=film_key,
-        score=score_ref,
+        scores=scores,
         duration_s=narration.duration_s,
         backend=composer.backend_id,
         model_id=composer.model_id,
@@ -67,10 +75,16 @@ def _music(
     return dg.MaterializeResult(
         data_version=version,
         metadata={
-            "path": dg.MetadataValue.path(str(media.local_path(score_ref))),
+            **{
+                f"{LANGUAGE_NAMES[lang].lower()}_path": dg.MetadataValue.path(str(media.local_path(ref)))
+                for lang, ref in scores.items()
+            },
             "duration_s": round(record.duration_s, 3),
             "moods": " → ".join(cue.mood.value for cue in cues),
-            "rms_dbfs": round(wav_levels(media.local_path(score_ref))[0], 1),
+            **{
+                f"{LANGUAGE_NAMES[lang].lower()}_rms_dbfs": round(wav_levels(media.local_path(ref))[0], 1)
+                for lang, ref in scores.items()
+            },
             "backend": composer.backend_id,
             "model_id": composer.model_id,
             "device": device or "auto",

@@ -23,7 +23,7 @@ from filmgen_dagster.resources.studio import FilmStudio
     check_specs=[dg.AssetCheckSpec("narration_over_music", asset="soundtrack", blocking=True)],
 )
 def soundtrack(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmStudio) -> dg.MaterializeResult:
-    """Each language's narration mixed over the ducked score and encoded (AAC), as long as the picture.
+    """Each language's narration mixed over the score ducked under it and encoded (AAC), as long as the picture.
 
     The film's sound is mastered here, once per narration and score: the final cut only joins it to the
     clips by stream copy, so re-cutting the picture (a shot re-rendered with the same narration) never
@@ -31,12 +31,12 @@ def soundtrack(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     """
     film_key = context.partition_key
     narration = require(media, "narration", film_key, NarrationRecord)
-    score = require(media, "music", film_key, MusicRecord).score
+    scores = require(media, "music", film_key, MusicRecord).scores
 
     def inputs(language: str) -> dict:
         return {
             "narration": narration.tracks[language].digest,
-            "music": score.digest,
+            "music": scores[language].digest,
             "duration_s": narration.duration_s,
             "codec": AUDIO_CODEC_ARGS,
         }
@@ -46,12 +46,12 @@ def soundtrack(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     missing = [lang for lang, take in takes.items() if take is None or not media.has(take.audio)]
     if missing:
         # Only here are the WAVs read: a soundtrack found by hash keeps the level it measured.
-        music_path = media.local_path(score)
         levels = {lang: NarrationOverMusic() for lang in missing}
 
         def mixed(lang: str) -> Iterator[np.ndarray]:
             # Block by block, so memory stays flat however long the film is.
-            for voice, music in zip(wav_blocks(media.local_path(narration.tracks[lang])), wav_blocks(music_path)):
+            voices = wav_blocks(media.local_path(narration.tracks[lang]))
+            for voice, music in zip(voices, wav_blocks(media.local_path(scores[lang]))):
                 levels[lang].add(voice, music)
                 yield mix(voice, music)
 
