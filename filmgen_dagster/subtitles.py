@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from pydantic import BaseModel
 
@@ -15,7 +16,11 @@ SENTENCE_END = re.compile(
     r"(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)"  # "Mrs. Rao" goes on
     r"\s+(?![\sa-z])"  # so does '"Faster!" shouted Asha.'
 )
-_CLAUSE_END = re.compile(r"(?<=[,;:।॥—])\s+")
+CLAUSE_MARKS = ",;:—–।॥"
+# The space after a clause end; its closing quote or bracket stays with it.
+CLAUSE_END = re.compile(rf"(?:(?<=[{CLAUSE_MARKS}])|(?<=[{CLAUSE_MARKS}][\"'”’)\]]))\s+")
+# How many characters further from the middle a line break after a clause end may fall than one inside it.
+CLAUSE_BREAK_BONUS = 8
 
 
 class Cue(BaseModel):
@@ -24,11 +29,11 @@ class Cue(BaseModel):
     text: str
 
 
-def _pack(pieces: list[str], max_chars: int) -> list[str]:
-    """Greedily join consecutive pieces with spaces while the result fits in ``max_chars``."""
+def _pack(pieces: list[str], fits: Callable[[str], bool]) -> list[str]:
+    """Greedily join consecutive pieces with spaces while the result still ``fits``."""
     chunks: list[str] = []
     for piece in pieces:
-        if chunks and len(chunks[-1]) + 1 + len(piece) <= max_chars:
+        if chunks and fits(f"{chunks[-1]} {piece}"):
             chunks[-1] += " " + piece
         else:
             chunks.append(piece)
@@ -36,30 +41,43 @@ def _pack(pieces: list[str], max_chars: int) -> list[str]:
 
 
 def _wrap(chunk: str, line_chars: int) -> str:
-    """Break a chunk longer than one line into two near its middle, preferring a space after punctuation."""
+    """Break a chunk longer than one line into two near its middle, at a space that leaves both lines at most
+    ``line_chars`` long, preferring a space after a clause end; where no space does (a word longer than a
+    line), at the one that leaves the longest line shortest."""
     if len(chunk) <= line_chars:
         return chunk
     spaces = [i for i, c in enumerate(chunk) if c == " "]
     if not spaces:
         return chunk
-    cut = min(spaces, key=lambda i: abs(i - len(chunk) / 2) - (8 if chunk[i - 1] in ",;:।—" else 0))
+
+    def badness(i: int) -> tuple[int, float]:
+        overflow = max(0, i - line_chars, len(chunk) - i - 1 - line_chars)
+        bonus = CLAUSE_BREAK_BONUS if CLAUSE_END.match(chunk, i) else 0
+        return overflow, abs(i - len(chunk) / 2) - bonus
+
+    cut = min(spaces, key=badness)
     return f"{chunk[:cut]}\n{chunk[cut + 1:]}"
 
 
-def split_for_subtitles(text: str, max_chars: int = 84) -> list[str]:
-    """Chunks of at most ``max_chars`` (a single longer word stays whole), wrapped to two lines.
+def split_for_subtitles(text: str, max_chars: int = 2 * LINE_CHARS) -> list[str]:
+    """Chunks of at most ``max_chars``, wrapped to at most two lines of at most LINE_CHARS (a single
+    longer word stays whole, alone).
 
     Sentences are never merged; a sentence too long for one cue splits at clauses, then at words.
     """
+
+    def fits(chunk: str) -> bool:
+        return len(chunk) <= max_chars and all(len(line) <= LINE_CHARS for line in _wrap(chunk, LINE_CHARS).split("\n"))
+
     chunks: list[str] = []
     for sentence in SENTENCE_END.split(" ".join(text.split())):
         if not sentence:
             continue
-        if len(sentence) <= max_chars:
+        if fits(sentence):
             chunks.append(sentence)
             continue
-        for clause in _pack(_CLAUSE_END.split(sentence), max_chars):
-            chunks += [clause] if len(clause) <= max_chars else _pack(clause.split(" "), max_chars)
+        for clause in _pack(CLAUSE_END.split(sentence), fits):
+            chunks += [clause] if fits(clause) else _pack(clause.split(" "), fits)
     return [_wrap(chunk, LINE_CHARS) for chunk in chunks]
 
 

@@ -9,10 +9,12 @@ from filmgen_dagster.backends.rules_planner import (
     shot_extras,
     quotation_speakers,
     shot_props,
+    spoken_seconds,
     split_sentences,
     voiced_lines,
 )
 from filmgen_dagster.domain import (
+    CameraMove,
     Extra,
     Framing,
     Mood,
@@ -162,6 +164,120 @@ def test_long_paragraph_splits_into_shots_of_at_most_ten_seconds(tmp_path):
     assert all(shot.planned_duration_s <= MAX_SHOT_S for shot in film.shots)
     spoken = " ".join(line.text for shot in film.shots for line in shot.narration["en"])
     assert spoken == " ".join([sentence] * 12)
+
+
+# 64 words without a full stop: 25.6 s of speech.
+LONG_SENTENCE = (
+    "Old Tomas climbed the hundred steps of the lighthouse with the brass key in his pocket, and as the wind "
+    "howled against the glass and the sea threw itself at the rocks below, he wound the great clock slowly "
+    "and carefully while Mira held the lantern high above his head so that he could see every tooth of every "
+    "gear turning in the dark."
+)
+LONG_SENTENCE_HI = (
+    "बूढ़े तोमास जेब में पीतल की चाबी लिए प्रकाशस्तंभ की सौ सीढ़ियाँ चढ़े, और जब हवा काँच से टकराकर गरजी और "
+    "समुद्र नीचे चट्टानों पर पछाड़ खाता रहा, उन्होंने बड़ी घड़ी में धीरे-धीरे और सावधानी से चाबी भरी, जबकि मीरा "
+    "ने लालटेन उनके सिर के ऊपर ऊँची थामी ताकि वे अँधेरे में हर पहिये का हर दाँत घूमता देख सकें।"
+)
+
+
+def spoken(shot, language="en"):
+    return " ".join(line.text for line in shot.narration.get(language, []))
+
+
+def test_a_sentence_too_long_for_one_shot_is_cut_at_its_clauses_into_consecutive_shots(tmp_path):
+    film = plan_written(
+        tmp_path / "long.md",
+        f"# One\n\nMira ran up.\n\n[continuous] {LONG_SENTENCE}\n[hi] {LONG_SENTENCE_HI}\n\nMira smiled.\n",
+    )
+    shots = film.shots
+    for shot in shots:
+        assert spoken_seconds(spoken(shot)) <= MAX_SHOT_S and spoken_seconds(spoken(shot, "hi")) <= MAX_SHOT_S
+        assert MIN_SHOT_S <= shot.planned_duration_s <= MAX_SHOT_S
+    pieces = shots[1:-1]
+    # At its commas where one falls near the target length (6 s), between words where none does.
+    assert [spoken(shot) for shot in pieces] == [
+        "Old Tomas climbed the hundred steps of the lighthouse with the brass key in his pocket,",
+        "and as the wind howled against the glass and the sea threw itself at the rocks below,",
+        "he wound the great clock slowly and carefully while Mira held the lantern high above",
+        "his head so that he could see every tooth of every gear turning in the dark.",
+    ]
+    assert [shot.visual for shot in pieces] == [spoken(shot) for shot in pieces]
+    # The Hindi goes with them in order, some to each, cut at its own commas.
+    assert " ".join(spoken(shot, "hi") for shot in pieces) == LONG_SENTENCE_HI
+    assert [spoken(shot, "hi").split()[-1] for shot in pieces] == ["चढ़े,", "रहा,", "भरी,", "सकें।"]
+    # One scene, keys of their own, and only the first piece picks up where the shot before ends.
+    assert {shot.scene_number for shot in shots} == {1} and len({shot.key for shot in shots}) == len(shots)
+    assert [shot.continues_previous for shot in shots] == [False, True, False, False, False, False]
+    # Cut inside a quotation, each half is still said in its speaker's voice.
+    quoted = plan_written(
+        tmp_path / "quoted.md",
+        "---\ncharacters: {Old Tomas: a keeper}\n---\n# One\n\n"
+        '"Keep the lantern high and do not let the wind take the flame, whatever the sea does tonight and however '
+        'loud the storm grows against the glass," Old Tomas said as they climbed the steps of the lighthouse.\n',
+    )
+    assert [[(line.speaker, line.text.split()[-1]) for line in shot.narration["en"]] for shot in quoted.shots] == [
+        [("Old Tomas", "flame,")],
+        [("Old Tomas", 'glass,"')],
+        [(None, "lighthouse.")],
+    ]
+
+
+LONG_DIALOGUE = """Title: The Keeper
+
+EXT. HARBOUR - NIGHT
+
+TOMAS
+I have wound this clock every night for forty years, through storms that tore the roofs off the village and \
+winters so cold the harbour froze, and I will wind it tonight, and tomorrow, and every night after that until \
+these old hands can no longer turn the key.
+[hi] मैंने चालीस साल तक हर रात यह घड़ी चलाई है, उन तूफ़ानों में भी जिन्होंने गाँव की छतें उड़ा दीं और उन सर्दियों \
+में भी जब बंदरगाह जम गया, और मैं आज रात भी चलाऊँगा, और कल भी, और उसके बाद हर रात, जब तक ये बूढ़े हाथ चाबी घुमा सकें।
+"""
+
+
+def test_a_long_line_of_dialogue_is_spoken_over_consecutive_shots_by_its_speaker(tmp_path):
+    film = plan_written(tmp_path / "keeper.fountain", LONG_DIALOGUE)
+    shots = film.shots
+    assert len(shots) == 3 and {shot.scene_number for shot in shots} == {1}
+    assert len({shot.key for shot in shots}) == 3
+    for shot in shots:
+        assert spoken_seconds(spoken(shot)) <= MAX_SHOT_S and MIN_SHOT_S <= shot.planned_duration_s <= MAX_SHOT_S
+        assert (shot.visual, shot.characters) == ("Tomas speaks", ["Tomas"])
+        assert [line.speaker for language in ("en", "hi") for line in shot.narration[language]] == ["Tomas"] * 2
+    line = load_story(tmp_path / "keeper.fountain").scenes[0].blocks[0]
+    assert " ".join(spoken(shot) for shot in shots) == line.text
+    assert " ".join(spoken(shot, "hi") for shot in shots) == line.hindi
+    assert [spoken(shot).split()[-1] for shot in shots] == ["years,", "tonight,", "key."]
+    assert [spoken(shot, "hi").split()[-1] for shot in shots] == ["है,", "चलाऊँगा,", "सकें।"]
+
+
+def test_camera_moves_follow_the_framing_never_repeat_and_all_occur(tmp_path):
+    tide = plan("tide-clock.md")
+    assert [shot.camera.value for shot in tide.shots] == [
+        "pan_right", "push_in", "tilt_down", "pull_out", "tilt_down", "pan_left", "tilt_up"
+    ]
+    paragraphs = "\n\n".join(f"Mira walked to stall number {n} and looked at the lanterns there." for n in range(9))
+    long = plan_written(tmp_path / "market.md", "".join(f"# Scene {n}\n\n{paragraphs}\n\n" for n in range(3)))
+    for film in (tide, long):
+        assert {shot.camera for shot in film.shots} == set(CameraMove)
+        assert all(a.camera != b.camera for a, b in zip(film.shots, film.shots[1:]))
+        # A close-up draws nearer, slides down or draws back; it never pans.
+        assert {s.camera for s in film.shots if s.framing == Framing.close} <= {
+            CameraMove.push_in, CameraMove.tilt_down, CameraMove.pull_out
+        }
+    assert [shot.camera for shot in plan("tide-clock.md").shots] == [shot.camera for shot in tide.shots]
+
+
+def test_a_continuation_never_reverses_the_move_it_picks_up_from(tmp_path):
+    film = plan_written(
+        tmp_path / "relay.md",
+        "# Track\n\nA runner takes the baton.\n\n# Tunnel\n\n[continuous] She bursts into the tunnel.\n\n"
+        "[continuous] Her footsteps echo.\n\nThe coach smiles.\n",
+    )
+    shots = film.shots
+    assert [shot.continues_previous for shot in shots] == [False, True, True, False]
+    # The medium shot's first move would be a push-in, back into the pull-out it continues.
+    assert [shot.camera.value for shot in shots] == ["pan_right", "pull_out", "tilt_down", "push_in"]
 
 
 def test_dialogue_is_attributed_to_its_speaker():

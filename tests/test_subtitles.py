@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from filmgen_dagster.subtitles import Cue, cues_for_span, split_for_subtitles, to_srt, to_vtt
+from filmgen_dagster.subtitles import LINE_CHARS, Cue, cues_for_span, split_for_subtitles, to_srt, to_vtt
 
 LONG_EN = (
     "The tide came in slowly that night, over the old stones of the harbour wall, swallowing the boats one by one; "
@@ -50,6 +52,58 @@ def test_lines_wrap_at_about_half():
     chunk = split_for_subtitles("The tide came in slowly that night over the old stones of the wall.")[0]
     first, second = chunk.split("\n")
     assert max(len(first), len(second)) <= 42
+
+
+def test_a_break_after_punctuation_is_preferred_only_among_breaks_that_fit():
+    # The comma wins over a space nearer the middle where both lines fit ...
+    assert split_for_subtitles("At the top of the tower, Old Tomas wound the brass clock slowly.") == [
+        "At the top of the tower,\nOld Tomas wound the brass clock slowly."
+    ]
+    # ... but not where its line would be too long (44 characters; 47 in Devanagari).
+    assert split_for_subtitles("The tide came in over the old harbour walls, and the clock ticked on.") == [
+        "The tide came in over the old harbour\nwalls, and the clock ticked on."
+    ]
+    assert split_for_subtitles("मीरा ने प्रकाशस्तंभ की सीढ़ियों पर लालटेन उठाई, और तूफ़ान धीरे-धीरे थम गया।") == [
+        "मीरा ने प्रकाशस्तंभ की सीढ़ियों पर\nलालटेन उठाई, और तूफ़ान धीरे-धीरे थम गया।"
+    ]
+
+
+def test_a_chunk_that_no_break_fits_in_two_lines_becomes_more_cues_timed_by_their_length():
+    # Breaking after "again," gives a 51-character line, anywhere else a line of 43 or more: two cues.
+    text = "Old Tomas slowly wound the heavy brass clock again, until the hands moved once more."
+    assert split_for_subtitles(text) == [
+        "Old Tomas slowly wound the\nheavy brass clock again,",
+        "until the hands moved once more.",
+    ]
+    hindi = "प्रकाशस्तंभ की सबसे ऊँची सीढ़ी पर खड़ी मीरा ने अपनी लालटेन उठाई, और समुद्र शांत हुआ।"
+    assert split_for_subtitles(hindi) == [
+        "प्रकाशस्तंभ की सबसे ऊँची सीढ़ी पर\nखड़ी मीरा ने अपनी लालटेन उठाई,",
+        "और समुद्र शांत हुआ।",
+    ]
+    first, second = cues_for_span(text, 2.0, 8.4)
+    assert (first.text, second.text) == tuple(split_for_subtitles(text))
+    assert (first.end_s - first.start_s) / (second.end_s - second.start_s) == pytest.approx(
+        len(first.text) / len(second.text)
+    )
+
+
+def test_no_line_is_longer_than_the_limit_whenever_the_words_allow():
+    rng = random.Random(7)
+    vocabularies = (
+        "the tide came in slowly over old harbour stones, lighthouse keeper Mira clock; again Tomas wound brass",
+        "समुद्र की लहरें धीरे-धीरे किनारे, पुराना घंटाघर बारह प्रकाशस्तंभ लालटेन; मीरा तोमास चाबी घुमाई",
+    )
+    for vocabulary in vocabularies:
+        words = vocabulary.split()
+        for _ in range(300):
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 40))) + "."
+            chunks = split_for_subtitles(text)
+            lines = [line for chunk in chunks for line in chunk.split("\n")]
+            assert all(len(line) <= LINE_CHARS for line in lines), chunks
+            assert all(chunk.count("\n") <= 1 for chunk in chunks)
+            assert " ".join(lines).split() == text.split()
+    # A word longer than a line stays whole, on its own.
+    assert split_for_subtitles(f"a {'x' * 50} b") == ["a", "x" * 50, "b"]
 
 
 def test_cues_tile_the_span_in_proportion():

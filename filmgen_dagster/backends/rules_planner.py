@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
+from itertools import accumulate, groupby
+from operator import itemgetter
 
 from filmgen_dagster.domain import (
     HANDHELD_PROPS,
@@ -36,18 +39,38 @@ from filmgen_dagster.people import (
     WORD_START,
     hindi_words,
 )
-from filmgen_dagster.subtitles import SENTENCE_END
+from filmgen_dagster.subtitles import CLAUSE_END, SENTENCE_END
 
 WORDS_PER_SECOND = 2.5  # ~150 words per minute, a calm narration pace
 READING_WORDS_PER_SECOND = 3.0  # action lines are read on screen, not spoken
 MIN_SHOT_S, TARGET_SHOT_S, MAX_SHOT_S = 2.0, 6.0, 10.0
+# A sentence too long to speak in one shot is cut into pieces of MIN_ to MAX_SHOT_WORDS, near TARGET_.
+MIN_SHOT_WORDS, TARGET_SHOT_WORDS, MAX_SHOT_WORDS = (
+    round(seconds * WORDS_PER_SECOND) for seconds in (MIN_SHOT_S, TARGET_SHOT_S, MAX_SHOT_S)
+)
+# What cutting narration after a word costs, on top of the squared distance in words from the length or
+# place it should have: nothing at a sentence end, little at a clause end, much inside a clause.
+SENTENCE_CUT_COST, CLAUSE_CUT_COST, WORD_CUT_COST = 0.0, 4.0, 100.0
 _PRONOUNS = hindi_words("he she they him her them his hers their वह वो वे उसने उसे उसका उसकी उसके उन्होंने उन्हें")
 _PRONOUN = re.compile(rf"{WORD_START}(?:{'|'.join(_PRONOUNS)}){WORD_END}", re.IGNORECASE)
 _FRAMING_CYCLE = (Framing.medium, Framing.close, Framing.medium, Framing.wide)
+# Each framing's moves, taken in turn through the film. Every framing has moves on two axes, so one is left
+# after ruling out the previous shot's move and its reverse.
 _CAMERA_FOR = {
-    Framing.wide: (CameraMove.pan_right, CameraMove.pan_left),
-    Framing.medium: (CameraMove.push_in, CameraMove.tilt_up),
-    Framing.close: (CameraMove.push_in, CameraMove.push_in),
+    # A wide shot surveys the place: pans or tilts across it, or pulls out to reveal it.
+    Framing.wide: (CameraMove.pan_right, CameraMove.pull_out, CameraMove.pan_left, CameraMove.tilt_up),
+    # A medium shot moves in on what happens, or follows it down, along or up.
+    Framing.medium: (CameraMove.push_in, CameraMove.tilt_down, CameraMove.pan_left, CameraMove.tilt_up),
+    # A close-up draws nearer, slides down its subject or draws back.
+    Framing.close: (CameraMove.push_in, CameraMove.tilt_down, CameraMove.pull_out),
+}
+_REVERSE = {
+    CameraMove.push_in: CameraMove.pull_out,
+    CameraMove.pull_out: CameraMove.push_in,
+    CameraMove.pan_left: CameraMove.pan_right,
+    CameraMove.pan_right: CameraMove.pan_left,
+    CameraMove.tilt_up: CameraMove.tilt_down,
+    CameraMove.tilt_down: CameraMove.tilt_up,
 }
 MOOD_WORDS: dict[Mood, tuple[str, ...]] = {
     Mood.joyful: ("laugh", "smile", "joy", "happy", "bright", "sun", "dance", "play", "warm", "caught"),
@@ -205,6 +228,89 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
 
 
+def speakable_ends(text: str) -> list[int]:
+    """Where to cut narration too long to speak in one shot, in words from its start (the last: all of them):
+    into pieces that each fit one shot, near the target length, at clause ends (",", ";", ":", a dash, a
+    danda) where they fall near it, else between words."""
+    words, costs = _cut_costs(text)
+    if len(words) <= MAX_SHOT_WORDS:
+        return [len(words)]
+    # cheapest[end]: the least cost of cutting the first ``end`` words into pieces, and where each ends.
+    cheapest: list[tuple[float, tuple[int, ...]]] = [(0.0, ())]
+    for end in range(1, len(words) + 1):
+        options = []
+        for start in range(max(0, end - MAX_SHOT_WORDS), max(0, end - MIN_SHOT_WORDS + 1)):
+            cost, ends = cheapest[start]
+            options.append((cost + (end - start - TARGET_SHOT_WORDS) ** 2 + costs[end - 1], (*ends, end)))
+        cheapest.append(min(options, default=(math.inf, ())))
+    return list(cheapest[-1][1])
+
+
+def _share_ends(text: str, shares: list[int]) -> list[int]:
+    """Where to cut ``text`` into one part per share, in proportion to them, in words from its start (the
+    last: all of them): at sentence ends where they fall near, else at clause ends, else between words.
+    Every part gets a word if there are enough."""
+    words, costs = _cut_costs(text)
+    least = 1 if len(words) >= len(shares) else 0
+    share_ends = list(accumulate(shares))
+    ends: list[int] = []
+    for index, share_end in enumerate(share_ends[:-1]):
+        ideal = share_end / share_ends[-1] * len(words)
+        after = ends[-1] if ends else 0
+        room = range(after + least, len(words) - (len(shares) - 1 - index) * least + 1)
+        ends.append(min(room, key=lambda end: (end - ideal) ** 2 + (costs[end - 1] if end else 0.0)))
+    return [*ends, len(words)]
+
+
+def _cut_costs(text: str) -> tuple[list[str], list[float]]:
+    """The words of ``text`` and what a cut after each costs (nothing after the last)."""
+    words: list[str] = []
+    costs: list[float] = []
+    for match in re.finditer(r"\S+", text):
+        if SENTENCE_END.match(text, match.end()):
+            cost = SENTENCE_CUT_COST
+        elif CLAUSE_END.match(text, match.end()):
+            cost = CLAUSE_CUT_COST
+        else:
+            cost = WORD_CUT_COST
+        words.append(match[0])
+        costs.append(cost)
+    if costs:
+        costs[-1] = 0.0
+    return words, costs
+
+
+def _cut_lines(lines: list[NarrationLine], ends: list[int]) -> list[list[NarrationLine]]:
+    """``lines`` cut after the given numbers of their words (the last: all of them); the parts of a line keep
+    its speaker, so half a quotation is still said in its speaker's voice."""
+    if len(ends) == 1:
+        return [lines]
+    words = [(index, word) for index, line in enumerate(lines) for word in line.text.split()]
+    return [
+        [
+            NarrationLine(text=" ".join(word for _, word in run), speaker=lines[index].speaker)
+            for index, run in groupby(words[start:end], key=itemgetter(0))
+        ]
+        for start, end in zip((0, *ends), ends)
+    ]
+
+
+def _speakable_narration(
+    language: str, lines: list[NarrationLine], hindi_lines: list[NarrationLine]
+) -> list[dict[str, list[NarrationLine]]]:
+    """One shot's narration per piece that ``lines`` are cut into to be spoken (a single one if they fit one
+    shot), their Hindi cut in proportion."""
+    ends = speakable_ends(" ".join(line.text for line in lines))
+    pieces = [{language: part} for part in _cut_lines(lines, ends)]
+    if hindi_lines:
+        sizes = [end - start for start, end in zip((0, *ends), ends)]
+        hindi_ends = _share_ends(" ".join(line.text for line in hindi_lines), sizes)
+        for piece, part in zip(pieces, _cut_lines(hindi_lines, hindi_ends)):
+            if part:
+                piece["hi"] = part
+    return pieces
+
+
 def clamp_shot_seconds(seconds: float) -> float:
     return round(min(MAX_SHOT_S, max(MIN_SHOT_S, seconds)), 2)
 
@@ -242,21 +348,10 @@ def _group_sentences(sentences: list[str]) -> list[list[int]]:
 
 
 def _distribute(hindi: str, english_groups: list[str]) -> list[str]:
-    """Split a paragraph's Hindi across its English shots in proportion to their length."""
-    if len(english_groups) == 1:
-        return [hindi]
-    sentences = split_sentences(hindi)
-    total = sum(len(g) for g in english_groups)
-    parts: list[list[str]] = [[] for _ in english_groups]
-    bounds, acc = [], 0
-    for group in english_groups:
-        acc += len(group)
-        bounds.append(acc / total)
-    for index, sentence in enumerate(sentences):
-        position = (index + 0.5) / len(sentences)
-        slot = next(i for i, bound in enumerate(bounds) if position <= bound or i == len(bounds) - 1)
-        parts[slot].append(sentence)
-    return [" ".join(p) for p in parts]
+    """Split a paragraph's Hindi across its English shots in proportion to their words."""
+    words = hindi.split()
+    ends = _share_ends(hindi, [len(group.split()) for group in english_groups])
+    return [" ".join(words[start:end]) for start, end in zip((0, *ends), ends)]
 
 
 def _mentions(text: str, names: list[str]) -> list[tuple[int, str]]:
@@ -408,6 +503,7 @@ class RuleBasedPlanner:
         names = sorted(story.characters, key=len, reverse=True)
         scenes: list[Scene] = []
         props: list[ShotProp] = []  # the previous shot's, across scene cuts too
+        cameras = _CameraMoves()
         for scene_number, story_scene in enumerate(story.scenes, start=1):
             scene_text = " ".join(b.text for b in story_scene.blocks)
             mood = detect_mood(f"{story_scene.heading} {scene_text}", story.music if scene_number == 1 else None)
@@ -417,9 +513,8 @@ class RuleBasedPlanner:
             shots = []
             for number, (visual, narration, characters, line) in enumerate(drafts, start=1):
                 framing = Framing.wide if number == 1 else _FRAMING_CYCLE[(number - 2) % len(_FRAMING_CYCLE)]
-                camera = _CAMERA_FOR[framing][number % 2]
-                if number == len(drafts) and number > 1 and framing == Framing.wide:
-                    camera = CameraMove.pull_out
+                continues = line in marked and bool(scenes or shots)
+                camera = cameras.next_move(framing, continues)
                 spoken = " ".join(line.text for line in _spoken_lines(narration))
                 seconds = spoken_seconds(spoken) if spoken else len(visual.split()) / READING_WORDS_PER_SECOND
                 props = shot_props(visual, characters, props)
@@ -441,7 +536,7 @@ class RuleBasedPlanner:
                         camera=camera,
                         mood=mood,
                         source_line=line,
-                        continues_previous=line in marked and bool(scenes or shots),
+                        continues_previous=continues,
                     )
                 )
                 marked.discard(line)
@@ -458,14 +553,17 @@ class RuleBasedPlanner:
         drafts: list[tuple[str, dict[str, list[NarrationLine]], list[str], int]] = []
         for block in blocks:
             if block.kind == "dialogue":
-                if not drafts or _draft_seconds(drafts[-1]) + spoken_seconds(block.text) > MAX_SHOT_S:
-                    drafts.append((f"{block.speaker} speaks", {}, [], block.line))
-                visual, narration, characters, line = drafts[-1]
-                narration.setdefault(block.language, []).append(NarrationLine(text=block.text, speaker=block.speaker))
-                if block.hindi and block.language != "hi":
-                    narration.setdefault("hi", []).append(NarrationLine(text=block.hindi, speaker=block.speaker))
-                if block.speaker and block.speaker not in characters:
-                    characters.append(block.speaker)
+                lines = [NarrationLine(text=block.text, speaker=block.speaker)]
+                translated = block.hindi and block.language != "hi"
+                hindi_lines = [NarrationLine(text=block.hindi, speaker=block.speaker)] if translated else []
+                for piece in _speakable_narration(block.language, lines, hindi_lines):
+                    if not drafts or _narration_seconds(drafts[-1][1]) + _narration_seconds(piece) > MAX_SHOT_S:
+                        drafts.append((f"{block.speaker} speaks", {}, [], block.line))
+                    visual, narration, characters, line = drafts[-1]
+                    for language, piece_lines in piece.items():
+                        narration.setdefault(language, []).extend(piece_lines)
+                    if block.speaker and block.speaker not in characters:
+                        characters.append(block.speaker)
                 continue
             previous = drafts[-1][2] if drafts else []
             if block.kind == "action":
@@ -478,11 +576,34 @@ class RuleBasedPlanner:
                 previous = _present(text, names, previous)
                 # The Hindi's quotations are the same people's, when it has as many.
                 speakers = quotation_speakers(text, names, previous)
-                narration = {block.language: voiced_lines(text, speakers)}
-                if hindi and block.language != "hi":
-                    narration["hi"] = voiced_lines(hindi, speakers)
-                drafts.append((text, narration, previous, block.line))
+                hindi_lines = voiced_lines(hindi, speakers) if hindi and block.language != "hi" else []
+                # A sentence too long to speak in one shot (one never shares a group) is cut into several.
+                pieces = _speakable_narration(block.language, voiced_lines(text, speakers), hindi_lines)
+                for narration in pieces:
+                    visual = text if len(pieces) == 1 else " ".join(line.text for line in narration[block.language])
+                    drafts.append((visual, narration, previous, block.line))
         return drafts
+
+
+class _CameraMoves:
+    """Each shot's camera move: its framing's moves in turn through the film, never the previous shot's move
+    (the same move twice reads as one long shot) nor, in a continuation, its reverse (picking up from the
+    previous shot's last frame, the camera carries on rather than swinging back)."""
+
+    def __init__(self) -> None:
+        self.next_index = dict.fromkeys(_CAMERA_FOR, 0)
+        self.previous: CameraMove | None = None
+
+    def next_move(self, framing: Framing, continues: bool) -> CameraMove:
+        moves = _CAMERA_FOR[framing]
+        ruled_out = {self.previous}
+        if continues and self.previous:
+            ruled_out.add(_REVERSE[self.previous])
+        start = self.next_index[framing]
+        move = next(move for move in moves[start:] + moves[:start] if move not in ruled_out)
+        self.next_index[framing] = (moves.index(move) + 1) % len(moves)
+        self.previous = move
+        return move
 
 
 def _spoken_lines(narration: dict[str, list[NarrationLine]]) -> list[NarrationLine]:
@@ -490,5 +611,5 @@ def _spoken_lines(narration: dict[str, list[NarrationLine]]) -> list[NarrationLi
     return narration.get("en") or narration.get("hi") or []
 
 
-def _draft_seconds(draft: tuple[str, dict[str, list[NarrationLine]], list[str], int]) -> float:
-    return sum(spoken_seconds(line.text) for line in _spoken_lines(draft[1]))
+def _narration_seconds(narration: dict[str, list[NarrationLine]]) -> float:
+    return sum(spoken_seconds(line.text) for line in _spoken_lines(narration))
