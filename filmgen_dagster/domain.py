@@ -146,6 +146,7 @@ class NarrationLine(BaseModel):
     text: str
     speaker: str | None = None
     machine_translated: bool = False
+    line: int | None = Field(None, description="the story line it comes from (a shot can speak several)")
 
 
 class Shot(BaseModel):

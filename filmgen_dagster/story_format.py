@@ -5,6 +5,7 @@ Every problem a user can cause raises ``StoryError`` with one sentence naming th
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 import unicodedata
@@ -23,17 +24,32 @@ SUPPORTED_LANGUAGES = ("en", "hi")
 FORMATS = {".txt": "txt", ".md": "md", ".markdown": "md", ".fountain": "fountain"}
 _HINDI_LINE = re.compile(r"^\[hi\]\s*(.*)$", re.IGNORECASE)
 _SCENE_BREAK = re.compile(r"^\s*(\*\s*\*\s*\*[\s*]*|-{3,}|#)\s*$")
+# Zero-width spaces, word joiners and stray byte-order marks mean nothing to speech or subtitles (ZWJ and ZWNJ
+# stay: Devanagari spells with them).
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff"))
+_FRONT_MATTER_OPENING = re.compile(r"---[ \t]*\n")
+# YAML scalars that read as the text the user wrote; a list or mapping would be printed as Python.
+_TEXT_VALUES = (str, int, float, datetime.date)
+# Markdown (CommonMark) headings: 1-6 "#" then a space ("#MeToo" is prose); setext: a line underlined with = or -.
+_ATX_OPENING = re.compile(r"#{1,6}(?=[ \t]|$)")
+_SETEXT_UNDERLINE = re.compile(r"^(?:=+|-+)$")
+_THEMATIC_BREAK = re.compile(r"^(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
 _SLUGLINE = re.compile(r"^(INT|EXT|EST|INT\./EXT|INT/EXT|I/E)[.\s]", re.IGNORECASE)
-_CHARACTER_CUE = re.compile(r"^(?P<name>[A-Z][A-Z0-9 .'\-]*?)\s*(\(.*\))?\s*\^?$")
-# Fountain's forced cue, for names not in capitals: "@McCLANE (V.O.)", or any script without them ("@सीता").
-_FORCED_CUE = re.compile(r"^@(?P<name>[^(^]+?)\s*(\(.*\))?\s*\^?$")
+_SCENE_NUMBER = re.compile(r"#[\w.\-]+#$")
+_TITLE_PAGE_KEY = re.compile(
+    r"^(?:title|credit|authors?|source|draft date|date|contact|copyright|notes|revision):", re.IGNORECASE
+)
+# A character cue's name: letters or digits of any script, spaces, ". ' -" ("O'BRIEN", "DR. RAO", "ZOË").
+_CUE_NAME = re.compile(r"[^\W_](?:[^\W_]|[ .'\u2019-])*")
 # A screenplay introduces a character in capitals, often with a description after a comma:
 # "PRIYA, a young cook, fans the coals." (an age in brackets may come between). Names of at most four
 # words keep the search linear in a long paragraph of capitals.
 _INTRODUCTION = re.compile(
     r"\b(?P<name>[A-Z][A-Z'\-]+(?: [A-Z][A-Z'\-]+){0,3})(?: \([^)]*\))?, (?P<about>(?:an?|the) [^,.;:!?]+)"
 )
-_TRANSITION = re.compile(r"^[A-Z\s]+TO:$")
+# Transitions and end marks cut between shots and are no shot themselves; ">TEXT<" is centred action.
+_TRANSITION = re.compile(r"^(?:[A-Z\s]+TO:|(?:FADE (?:IN|OUT)|(?:FADE|CUT) TO BLACK|THE END)[.:]?)$")
+_BONEYARD_OR_NOTE = re.compile(r"/\*|\[\[")
 # A paragraph starting with this continues the shot before it (its clip starts on that shot's last frame).
 _CONTINUATION_MARK = re.compile(r"^\s*\[continuous\]\s*", re.IGNORECASE)
 _CONTINUOUS_SLUGLINE = re.compile(r"\bCONTINUOUS\s*$", re.IGNORECASE)
@@ -52,9 +68,9 @@ def load_story(path: Path, languages: list[str] | None = None) -> Story:
     text = _read_text(path)
     front, body, body_line = _split_front_matter(text, name) if fmt == "md" else ({}, text, 1)
     if fmt == "fountain":
-        title_page, body, body_line = _split_title_page(body)
+        title_page, body, body_line = _split_title_page(_without_boneyard_and_notes(body))
         front = {"title": title_page["title"]} if "title" in title_page else {}
-    title = _clean_inline(str(front.get("title") or ""))
+    title = _front_text(front.get("title"), "title", name)
     if fmt == "txt":
         title, body, body_line = _title_from_first_line(body)
     body, marked = _strip_continuation_marks(body, body_line, name)
@@ -62,7 +78,7 @@ def load_story(path: Path, languages: list[str] | None = None) -> Story:
         "txt": _parse_prose,
         "md": _parse_markdown,
         "fountain": _parse_fountain,
-    }[fmt](body, body_line)
+    }[fmt](body, body_line, name)
     scenes = [s for s in scenes if s.blocks]
     _mark_continuations(scenes, marked, name)
     if not scenes:
@@ -95,7 +111,7 @@ def _read_text(path: Path) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # Control characters other than newline and tab would reach TTS, subtitles and drawing.
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
-    text = unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
     if not text.strip():
         raise StoryError(f"story {name}: is empty; write at least one paragraph")
     return text
@@ -131,6 +147,17 @@ def _clean_inline(text: str) -> str:
     return " ".join(text.split())
 
 
+def _front_text(value: object, field: str, name: str) -> str:
+    """A front matter value as one line of text ("" when absent)."""
+    if value is None:
+        return ""
+    if not isinstance(value, _TEXT_VALUES):
+        raise StoryError(
+            f"story {name}: front matter field {field!r} must be text; write one value, not a list or mapping"
+        )
+    return _clean_inline(str(value))
+
+
 def _title_from_name(path: Path) -> str:
     return _clean_inline(path.stem.replace("_", " ").replace("-", " ")).title() or "Untitled"
 
@@ -150,13 +177,15 @@ class _FrontMatterLoader(yaml.SafeLoader):
 
 
 def _split_front_matter(text: str, name: str) -> tuple[dict, str, int]:
-    if not text.startswith("---\n"):
+    opening = _FRONT_MATTER_OPENING.match(text)
+    if not opening:
         return {}, text, 1
-    end = text.find("\n---", 3)
+    # From the opening line's newline, so that an empty front matter ("---\n---") closes too.
+    end = text.find("\n---", opening.end() - 1)
     if end == -1:
         raise StoryError(f"story {name}: front matter starts with '---' but never closes; add a closing '---' line")
     try:
-        front = yaml.load(text[4:end], Loader=_FrontMatterLoader) or {}
+        front = yaml.load(text[opening.end() : end], Loader=_FrontMatterLoader) or {}
     except _AliasFound as exc:
         raise StoryError(
             f"story {name}: front matter uses a YAML alias (*name) at line {exc.line + 2}; write the value out"
@@ -178,7 +207,9 @@ def _title_from_first_line(body: str) -> tuple[str, str, int]:
     first = next((i for i, line in enumerate(lines) if line.strip()), 0)
     candidate = lines[first].strip()
     followed_by_blank = first + 1 < len(lines) and not lines[first + 1].strip()
-    if len(candidate) <= 80 and followed_by_blank and len(lines) > first + 2:
+    # A one-paragraph story is its own text, not a title, however many blank lines end it.
+    text_follows = any(line.strip() for line in lines[first + 2 :])
+    if len(candidate) <= 80 and followed_by_blank and text_follows:
         return _clean_inline(candidate.lstrip("#")), "\n".join(lines[first + 1 :]), first + 2
     return "", body, 1
 
@@ -201,19 +232,30 @@ def _paragraphs(body: str, first_line: int) -> list[tuple[int, list[str]]]:
     return paragraphs
 
 
-def _prose_blocks(paragraph: tuple[int, list[str]], blocks: list[StoryBlock]) -> None:
-    """Add a paragraph's narration, or attach its ``[hi]`` lines to the paragraph before it."""
+def _prose_blocks(paragraph: tuple[int, list[str]], blocks: list[StoryBlock], name: str) -> None:
+    """Add a paragraph's narration, with its ``[hi]`` lines, or attach them to the paragraph before it."""
     line, lines = paragraph
     english = [ln for ln in lines if not _HINDI_LINE.match(ln)]
-    hindi = [m[1] for ln in lines if (m := _HINDI_LINE.match(ln))]
     if english:
         blocks.append(StoryBlock(kind="narration", text=_clean_inline(" ".join(english)), line=line))
-    if hindi and blocks:
-        last = blocks[-1]
-        last.hindi = _clean_inline(" ".join(([last.hindi] if last.hindi else []) + hindi)) or None
+    _attach_hindi(paragraph, blocks, name)
 
 
-def _parse_prose(body: str, first_line: int) -> list[StoryScene]:
+def _attach_hindi(paragraph: tuple[int, list[str]], blocks: list[StoryBlock], name: str) -> None:
+    line, lines = paragraph
+    hindi = [(offset, m[1]) for offset, ln in enumerate(lines) if (m := _HINDI_LINE.match(ln))]
+    if not hindi:
+        return
+    if not blocks:
+        raise StoryError(
+            f"story {name}: line {line + hindi[0][0]}: [hi] has no paragraph before it in its scene; "
+            "put it right after the paragraph it translates"
+        )
+    last = blocks[-1]
+    last.hindi = _clean_inline(" ".join(([last.hindi] if last.hindi else []) + [text for _, text in hindi])) or None
+
+
+def _parse_prose(body: str, first_line: int, name: str) -> list[StoryScene]:
     """Plain text: a ``***``/``---`` line starts a scene; otherwise every few paragraphs do."""
     scenes: list[StoryScene] = []
     blocks: list[StoryBlock] = []
@@ -228,98 +270,166 @@ def _parse_prose(body: str, first_line: int) -> list[StoryScene]:
         if not has_breaks and len(blocks) == PARAGRAPHS_PER_SCENE and not _HINDI_LINE.match(paragraph[1][0]):
             scenes.append(StoryScene(heading=f"Scene {len(scenes) + 1}", blocks=blocks))
             blocks = []
-        _prose_blocks(paragraph, blocks)
+        _prose_blocks(paragraph, blocks, name)
     scenes.append(StoryScene(heading=f"Scene {len(scenes) + 1}", blocks=blocks))
     return scenes
 
 
-def _parse_markdown(body: str, first_line: int) -> list[StoryScene]:
+def _parse_markdown(body: str, first_line: int, name: str) -> list[StoryScene]:
+    """Headings start scenes wherever they are, thematic breaks start untitled ones; the rest is narration."""
     scenes: list[StoryScene] = []
     heading = ""
     blocks: list[StoryBlock] = []
-    for line, lines in _paragraphs(body, first_line):
-        for offset, text in enumerate(lines):
-            if text.startswith("#"):
-                if blocks or heading:
-                    scenes.append(StoryScene(heading=heading or f"Scene {len(scenes) + 1}", blocks=blocks))
-                heading, blocks = _clean_inline(text.lstrip("#")), []
-                rest = lines[offset + 1 :]
-                if rest:
-                    _prose_blocks((line + offset + 1, rest), blocks)
-                break
-        else:
-            _prose_blocks((line, lines), blocks)
+
+    def start_scene(next_heading: str) -> None:
+        nonlocal heading, blocks
+        if blocks or heading:
+            scenes.append(StoryScene(heading=heading or f"Scene {len(scenes) + 1}", blocks=blocks))
+        heading, blocks = next_heading, []
+
+    for start, lines in _paragraphs(body, first_line):
+        text_lines: list[str] = []  # the paragraph's lines since its last heading or break
+        for number, text in enumerate(lines, start=start):
+            if text_lines and _SETEXT_UNDERLINE.match(text):
+                start_scene(_clean_inline(" ".join(text_lines)))
+                text_lines = []
+            elif (atx := _atx_heading(text)) is not None or _THEMATIC_BREAK.match(text):
+                if text_lines:
+                    _prose_blocks((number - len(text_lines), text_lines), blocks, name)
+                start_scene(atx or "")
+                text_lines = []
+            else:
+                text_lines.append(text)
+        if text_lines:
+            _prose_blocks((start + len(lines) - len(text_lines), text_lines), blocks, name)
     scenes.append(StoryScene(heading=heading or f"Scene {len(scenes) + 1}", blocks=blocks))
     return scenes
 
 
+def _atx_heading(line: str) -> str | None:
+    """The text of an ATX heading line, without its closing "#"s ("## Dawn ##" is "Dawn", "# C#" is "C#")."""
+    if not (opening := _ATX_OPENING.match(line)):
+        return None
+    text = line[opening.end() :].strip()
+    unclosed = text.rstrip("#")
+    return _clean_inline(unclosed if unclosed[-1:] in ("", " ", "\t") else text)
+
+
+def _without_boneyard_and_notes(body: str) -> str:
+    """Fountain's boneyard (``/* cut */``) and notes (``[[to self]]``) replaced by the newlines they span, so
+    every line keeps its number; one never closed is left as written. A scan, not a regex: a lazy match from
+    each of many unclosed openers would take quadratic time."""
+    parts = []
+    position = 0
+    while opener := _BONEYARD_OR_NOTE.search(body, position):
+        end = body.find("*/" if opener[0] == "/*" else "]]", opener.end())
+        if end == -1:
+            break
+        parts += [body[position : opener.start()], "\n" * body.count("\n", opener.start(), end)]
+        position = end + 2
+    return "".join(parts) + body[position:]
+
+
 def _split_title_page(body: str) -> tuple[dict[str, str], str, int]:
+    """Fountain's title page: ``Key: value`` lines (a value may go on in indented lines) up to a blank line."""
     lines = body.split("\n")
-    if not lines or not re.match(r"^[A-Za-z ]+:", lines[0]):
+    if not _TITLE_PAGE_KEY.match(lines[0]):
         return {}, body, 1
     end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
-    page = {}
+    page: dict[str, str] = {}
     for line in lines[:end]:
-        key, _, value = line.partition(":")
-        page[key.strip().lower()] = value.strip()
-    return page, "\n".join(lines[end:]), end + 1
+        if line[:1] in (" ", "\t"):
+            page[key] += " " + line
+        else:
+            key, _, value = line.partition(":")
+            key = key.strip().lower()
+            page[key] = value
+    # Values as plain text: without Fountain's emphasis (_underline_, *italics*, **bold**).
+    plain = {key: _clean_inline(re.sub(r"[*_]", "", value)) for key, value in page.items()}
+    return plain, "\n".join(lines[end:]), end + 1
 
 
-def _parse_fountain(body: str, first_line: int) -> list[StoryScene]:
+def _without_markup(body: str) -> str:
+    """Lines that are no shot blanked: transitions and end marks, forced ones (``> FADE OUT.``), sections
+    (``# Act One``) and synopses (``= ...``); centred text (``>THE END<``) without its markers."""
+    kept = []
+    for line in body.split("\n"):
+        text = line.strip()
+        if text.startswith(">") and text.endswith("<"):
+            text = line = text[1:-1].strip()
+        kept.append("" if _TRANSITION.match(text) or text.startswith((">", "#", "=")) else line)
+    return "\n".join(kept)
+
+
+def _cue_name(line: str) -> str:
+    """The name a character cue gives ("" if the line is none): a name in capitals, of any script ("ZOË"), with
+    an extension in any case ("HANS (on the radio)") and "^" for dual dialogue; or Fountain's forced cue, for
+    names not in capitals ("@McCLANE (V.O.)") or scripts without them ("@सीता"). Parsed, not matched by one
+    regex: a lazy name followed by optional spaces backtracks in cubic time on a line of many spaces."""
+    forced = line.startswith("@")
+    name, bracket, extension = line.removeprefix("@").removesuffix("^").partition("(")
+    name = _clean_inline(name)
+    if bracket and not extension.rstrip().endswith(")"):
+        return ""
+    if forced:
+        return name
+    return name if _CUE_NAME.fullmatch(name) and name.isupper() else ""
+
+
+def _parse_fountain(body: str, first_line: int, name: str) -> list[StoryScene]:
     """Sluglines start scenes; action paragraphs become shots; cue + dialogue become narration."""
     scenes: list[StoryScene] = []
     heading = ""
     blocks: list[StoryBlock] = []
     # A "... - CONTINUOUS" slugline: the scene's first shot continues the last shot before it.
     continuous = False
-    for line, lines in _paragraphs(body, first_line):
+    for line, lines in _paragraphs(_without_markup(body), first_line):
         if continuous and blocks:
             blocks[0].continues, continuous = True, False
         head = lines[0]
         if _SLUGLINE.match(head) or (head.startswith(".") and not head.startswith("..")):
             if blocks or heading:
                 scenes.append(StoryScene(heading=heading or f"Scene {len(scenes) + 1}", blocks=blocks))
-            heading, blocks = _clean_inline(head.lstrip(".")).upper(), []
-            continuous = bool(_CONTINUOUS_SLUGLINE.search(head))
+            slugline = _SCENE_NUMBER.sub("", head.lstrip(".").rstrip())
+            heading, blocks = _clean_inline(slugline).upper(), []
+            continuous = bool(_CONTINUOUS_SLUGLINE.search(slugline))
             lines, line = lines[1:], line + 1
             if not lines:
                 continue
             head = lines[0]
-        if _TRANSITION.match(head) or head.startswith(("=", "[[", "/*")):
-            continue
-        cue = _FORCED_CUE.match(head) or (_CHARACTER_CUE.match(head) if head.upper() == head else None)
-        if len(lines) > 1 and cue:
-            name = _clean_inline(cue["name"])
+        cued = _cue_name(head)
+        if len(lines) > 1 and cued:
             # MIRA and @mira are Mira; a forced cue in mixed case is written as meant (@McCLANE).
-            speaker = name.title() if name in (name.upper(), name.lower()) else name
-            spoken = [ln for ln in lines[1:] if not (ln.startswith("(") and ln.endswith(")"))]
-            english = [ln for ln in spoken if not _HINDI_LINE.match(ln)]
-            hindi = [m[1] for ln in spoken if (m := _HINDI_LINE.match(ln))]
+            speaker = cued.title() if cued in (cued.upper(), cued.lower()) else cued
+            # (line offset, text) of what is said, parentheticals skipped
+            said = [(at, ln) for at, ln in enumerate(lines[1:], start=1) if not (ln[:1] == "(" and ln[-1:] == ")")]
+            english = [(at, ln) for at, ln in said if not _HINDI_LINE.match(ln)]
+            hindi = [m[1] for _, ln in said if (m := _HINDI_LINE.match(ln))]
             if english:
                 blocks.append(
                     StoryBlock(
                         kind="dialogue",
-                        text=_clean_inline(" ".join(english)),
+                        text=_clean_inline(" ".join(ln for _, ln in english)),
                         hindi=_clean_inline(" ".join(hindi)) or None,
                         speaker=speaker,
-                        line=line + 1,
+                        line=line + english[0][0],
                     )
                 )
             continue
-        _hindi_or_action(line, lines, blocks)
+        _action_blocks((line, lines), blocks, name)
     if continuous and blocks:
         blocks[0].continues = True
     scenes.append(StoryScene(heading=heading or f"Scene {len(scenes) + 1}", blocks=blocks))
     return scenes
 
 
-def _hindi_or_action(line: int, lines: list[str], blocks: list[StoryBlock]) -> None:
+def _action_blocks(paragraph: tuple[int, list[str]], blocks: list[StoryBlock], name: str) -> None:
+    """Add an action paragraph, with its ``[hi]`` lines, or attach them to the block before it."""
+    line, lines = paragraph
     action = [ln.lstrip("!") for ln in lines if not _HINDI_LINE.match(ln)]
-    hindi = [m[1] for ln in lines if (m := _HINDI_LINE.match(ln))]
     if action:
         blocks.append(StoryBlock(kind="action", text=_clean_inline(" ".join(action)), line=line))
-    elif hindi and blocks:
-        blocks[-1].hindi = _clean_inline(" ".join(hindi))
+    _attach_hindi(paragraph, blocks, name)
 
 
 def _build_story(
@@ -332,7 +442,7 @@ def _build_story(
     languages: list[str] | None,
 ) -> Story:
     styles = load_styles()
-    style = str(front.get("style") or "cinematic").strip().lower()
+    style = (_front_text(front.get("style"), "style", name) or "cinematic").lower()
     if style not in styles:
         raise StoryError(f"story {name}: unknown style {style!r}; use one of {', '.join(sorted(styles))}")
     characters = front.get("characters") or {}
@@ -365,7 +475,7 @@ def _build_story(
         raise StoryError(
             f"story {name}: unsupported language {', '.join(unknown) or '(none)'}; use en and/or hi"
         )
-    music = front.get("music")
+    music = _front_text(front.get("music"), "music", name)
     try:
         return Story(
             title=title[:200],
@@ -375,7 +485,7 @@ def _build_story(
             style=style,
             languages=list(dict.fromkeys(chosen)),
             characters=characters,
-            music=_clean_inline(str(music)) if music else None,
+            music=music or None,
             scenes=scenes,
             text=text,
         )
@@ -418,5 +528,5 @@ def _unique_characters(name: str, characters: dict) -> dict[str, str]:
             raise StoryError(
                 f"story {name}: characters {other!r} and {str(raw)!r} differ only in case or spacing; rename one"
             )
-        cleaned[character] = _clean_inline(str(description or ""))
+        cleaned[character] = _front_text(description, f"characters.{character}", name)
     return cleaned

@@ -42,11 +42,18 @@ def _named_pipe(inputs: Path) -> Path:
     return path
 
 
+def _invisible(inputs: Path) -> Path:
+    path = inputs / "invisible.txt"
+    path.write_text("\u200b\n\u200b\u2060\n\ufeff\n", encoding="utf-8")  # zero-width spaces, a word joiner, a BOM
+    return path
+
+
 # name -> (make the story in the inputs folder, profile argument, expected)
 GENERATED: dict[str, tuple[Callable[[Path], Path], str, dict]] = {
     "one-paragraph.txt": (_huge_paragraph, "animatic", {"reject": "over the 1,000,000-byte limit"}),
     "folder.md": (_folder, "animatic", {"reject": "is not a regular file"}),
     "pipe.txt": (_named_pipe, "animatic", {"reject": "is not a regular file"}),
+    "invisible.txt": (_invisible, "animatic", {"reject": "is empty"}),
     "missing.md": (lambda inputs: inputs / "missing.md", "animatic", {"reject": "cannot be read"}),
     "hollywood": (lambda inputs: OK_STORY, "hollywood", {"reject": "no such profile; use one of animatic"}),
 }

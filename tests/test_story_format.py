@@ -159,3 +159,127 @@ def test_story_hash_changes_with_content(tmp_path):
 def test_error_names_the_file(tmp_path):
     with pytest.raises(StoryError, match=r"^story empty\.md: is empty"):
         load_story(write(tmp_path, "empty.md", ""))
+
+
+def scenes_of(story) -> list[tuple[str, list[str]]]:
+    return [(scene.heading, [block.text for block in scene.blocks]) for scene in story.scenes]
+
+
+def test_txt_one_paragraph_ending_in_blank_lines_is_the_story_not_its_title(tmp_path):
+    for text in ("Mira lit the lamp and smiled at the sea.\n\n", "Hello\n\n\n"):
+        story = load_story(write(tmp_path, "lamp.txt", text))
+        assert (story.title, scenes_of(story)) == ("Lamp", [("Scene 1", [text.strip()])])
+
+
+def test_markdown_headings_start_scenes_wherever_they_are(tmp_path):
+    def parse(text: str) -> list[tuple[str, list[str]]]:
+        return scenes_of(load_story(write(tmp_path, "h.md", text)))
+
+    assert parse("# One\nMira walked.\n# Two\nTomas ran.\n") == [("One", ["Mira walked."]), ("Two", ["Tomas ran."])]
+    # Lines before a heading in its paragraph stay with the scene before.
+    assert parse("Some intro.\n# Heading\nMore.") == [("Scene 1", ["Some intro."]), ("Heading", ["More."])]
+    assert parse("# A\n# B\nText.") == [("B", ["Text."])]
+    assert parse("## Dawn ##\n\nText.\n\n# C#\n\nMore.") == [("Dawn", ["Text."]), ("C#", ["More."])]
+    # Without a space after it, "#" is prose (CommonMark), as are seven of them.
+    assert parse("#MeToo was trending.\n\n####### Not a heading.") == [
+        ("Scene 1", ["#MeToo was trending.", "####### Not a heading."])
+    ]
+    # Setext headings: a line underlined with "=" or "-".
+    assert parse("Dawn\n====\nThe sun rose.\n\nDusk\n----\n\nIt set.") == [
+        ("Dawn", ["The sun rose."]), ("Dusk", ["It set."])
+    ]  # fmt: skip
+    # Line numbers still point at each paragraph's first line.
+    story = load_story(write(tmp_path, "n.md", "Intro.\n# Heading\nMore.\nStill more."))
+    assert [b.line for s in story.scenes for b in s.blocks] == [1, 3]
+
+
+def test_markdown_thematic_breaks_start_untitled_scenes(tmp_path):
+    story = load_story(write(tmp_path, "b.md", "# A\n\nOne.\n\n---\n\nTwo.\n\n***\n\nThree.\n\n___\n\nFour.\n"))
+    assert scenes_of(story) == [("A", ["One."]), ("Scene 2", ["Two."]), ("Scene 3", ["Three."]), ("Scene 4", ["Four."])]
+
+
+def test_markdown_front_matter_may_open_with_trailing_spaces(tmp_path):
+    for opening in ("--- ", "---\t"):
+        story = load_story(write(tmp_path, "f.md", f"{opening}\ntitle: X\n---\nBody.\n"))
+        assert (story.title, scenes_of(story)) == ("X", [("Scene 1", ["Body."])])
+        assert story.scenes[0].blocks[0].line == 4
+
+
+def test_a_hindi_line_with_nothing_before_it_to_translate_is_rejected(tmp_path):
+    for name, text, line in (
+        ("a.md", "# A\n\n[hi] नमस्ते दुनिया\n\nEnglish para.\n", 3),
+        ("b.md", "# A\n\nEnglish.\n\n# B\n[hi] नमस्ते\n", 6),
+        ("c.txt", "Title\n\nPara.\n\n***\n[hi] नमस्ते\n", 6),
+        ("d.fountain", "EXT. ROAD - DAY\n\nA car passes.\n\nINT. CAR - DAY\n\n[hi] नमस्ते\n", 7),
+    ):
+        with pytest.raises(StoryError, match=rf"^story {name}: line {line}: \[hi\] has no paragraph before it"):
+            load_story(write(tmp_path, name, text))
+    # Inside or right after its paragraph it is that paragraph's Hindi, in a screenplay's action too.
+    story = load_story(write(tmp_path, "e.md", "# A\n\nEnglish.\n[hi] नमस्ते\n\n[hi] दुनिया\n"))
+    assert story.scenes[0].blocks[0].hindi == "नमस्ते दुनिया"
+    story = load_story(write(tmp_path, "f.fountain", "EXT. ROAD - DAY\n\nA car passes.\n[hi] एक कार।\n"))
+    assert story.scenes[0].blocks[0].hindi == "एक कार।"
+
+
+def test_fountain_transitions_sections_notes_and_boneyard_are_no_shots(tmp_path):
+    script = (
+        "FADE IN:\n\nEXT. BEACH - NIGHT #1A#\n\nWaves crash. [[louder?]] Gulls.\n\n/* A cut scene\n\n"
+        "still boneyard */\n\n# Act Two\n\n= Mira finds the boat.\n\nMira runs.\n\nCUT TO:\n\n"
+        "INT. HUT - NIGHT #2#\n\n> A storm. <\n\n> FADE OUT.\n\nFADE TO BLACK.\n\nCUT TO BLACK.\n\n"
+        ">THE END<\n\nTHE END\n"
+    )
+    story = load_story(write(tmp_path, "s.fountain", script))
+    assert scenes_of(story) == [
+        ("EXT. BEACH - NIGHT", ["Waves crash. Gulls.", "Mira runs."]),
+        ("INT. HUT - NIGHT", ["A storm."]),
+    ]
+    assert [b.line for s in story.scenes for b in s.blocks] == [5, 15, 21]
+
+
+def test_fountain_cues_with_extensions_in_any_case_and_capitals_of_any_script(tmp_path):
+    # A Devanagari name has no capitals: it needs the forced cue ("@सीता").
+    script = "EXT. PIER - DAY\n\nHANS (on the radio)\nCome in.\n\nMIRA (cont'd)\nHere.\n\nZOË ^\nYes.\n\nसीता\nनहीं।\n"
+    blocks = [b for s in load_story(write(tmp_path, "c.fountain", script)).scenes for b in s.blocks]
+    assert [(b.kind, b.speaker) for b in blocks] == [
+        ("dialogue", "Hans"), ("dialogue", "Mira"), ("dialogue", "Zoë"), ("action", None)
+    ]  # fmt: skip
+
+
+def test_fountain_title_page_starts_only_with_a_title_page_key(tmp_path):
+    script = "Midnight: the boat sinks slowly.\nMira watches from the shore.\n\nEXT. BEACH - NIGHT\n\nWaves crash.\n"
+    story = load_story(write(tmp_path, "midnight.fountain", script))
+    assert story.title == "Midnight"
+    assert story.scenes[0].blocks[0].text == "Midnight: the boat sinks slowly. Mira watches from the shore."
+    # A value may go on in indented lines; Fountain's emphasis is not part of the title.
+    script = "Title:\n    _**BRICK & STEEL**_\n    *FULL RETIRED*\nAuthor: Stu Maschwitz\n\nEXT. YARD - DAY\n\nRain.\n"
+    story = load_story(write(tmp_path, "b.fountain", script))
+    assert (story.title, scenes_of(story)) == ("BRICK & STEEL FULL RETIRED", [("EXT. YARD - DAY", ["Rain."])])
+
+
+def test_invisible_characters_are_dropped_and_zero_width_joiners_kept(tmp_path):
+    with pytest.raises(StoryError, match=r"^story z\.txt: is empty"):
+        load_story(write(tmp_path, "z.txt", "\u200b\n\u200b\n\u2060\ufeff\n"))
+    story = load_story(write(tmp_path, "k.txt", "Title\n\nA\u200bB\u2060C\ufeffD क्\u200dष र\u200cा\n"))
+    assert story.scenes[0].blocks[0].text == "ABCD क्\u200dष र\u200cा"
+
+
+def test_front_matter_values_must_be_text(tmp_path):
+    for field, front in (
+        ("title", "title: [a, b]"),
+        ("style", "style: [noir]"),
+        ("music", "music: {piano: soft}"),
+        ("characters.Mira", "characters: {Mira: [yellow coat]}"),
+    ):
+        with pytest.raises(StoryError, match=rf"^story f\.md: front matter field '{field}' must be text"):
+            load_story(write(tmp_path, "f.md", f"---\n{front}\n---\n\nText.\n"))
+    story = load_story(write(tmp_path, "n.md", "---\ntitle: 1984\ncharacters: {Mira: 7}\nmusic: 3\n---\n\nText.\n"))
+    assert (story.title, story.characters, story.music) == ("1984", {"Mira": "7"}, "3")
+
+
+@pytest.mark.timeout(20)
+def test_lines_of_many_spaces_parse_in_linear_time(tmp_path):
+    # Cue, forced cue, heading, centred text and scene number regexes once backtracked in cubic time on these.
+    spaces = " " * 20_000
+    script = f"EXT. A{spaces}x #1#\n\nA{spaces}b\nc\n\n@A{spaces}b\nc\n\n> a{spaces}b <\n"
+    assert len(load_story(write(tmp_path, "s.fountain", script)).scenes[0].blocks) == 3
+    assert load_story(write(tmp_path, "h.md", f"# a{spaces}b\n\nText.\n")).scenes[0].heading == "a b"

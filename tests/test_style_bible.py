@@ -35,7 +35,8 @@ def test_the_first_word_that_says_it_counts(tmp_path):
     story = _story(
         tmp_path,
         "kin.md",
-        "---\ncharacters:\n  Asha: a girl in her father's coat\n  Ravi: a boy who follows his sister\n---\n\nThey ran.\n",
+        "---\ncharacters:\n  Asha: a girl in her father's coat\n  Ravi: a boy who follows his sister\n---\n\n"
+        "They ran.\n",
     )
     assert _voices(story) == {"Asha": "f2", "Ravi": "m3"}
 

@@ -58,9 +58,8 @@ def _music(
         composed = tee(composer.compose(cues, narration.duration_s), len(missing))
         gains = [ducking_gain_db(wav_blocks(media.local_path(narration.tracks[lang]))) for lang in missing]
         with media.scratch() as tmp:
-            write_wav_tracks(
-                {tmp / f"{lang}.wav": apply_gain_db(blocks, gain) for lang, blocks, gain in zip(missing, composed, gains)}
-            )
+            ducked = {lang: apply_gain_db(blocks, gain) for lang, blocks, gain in zip(missing, composed, gains)}
+            write_wav_tracks({tmp / f"{lang}.wav": blocks for lang, blocks in ducked.items()})
             for lang in missing:
                 scores[lang] = media.put_file(tmp / f"{lang}.wav")
                 media.remember("music", ducked_under(lang), scores[lang])

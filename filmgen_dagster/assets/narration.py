@@ -1,11 +1,12 @@
 from functools import partial
+from itertools import groupby
 
 import dagster as dg
 
 from filmgen_dagster.assets.shot_narration import NARRATION_LEAD_S
 from filmgen_dagster.audio import read_wav, timeline_blocks, wav_levels, write_wav_blocks
 from filmgen_dagster.backends.base import SAMPLE_RATE
-from filmgen_dagster.domain import FilmPlan, NarrationRecord, ShotNarrationRecord, TimelineEntry
+from filmgen_dagster.domain import FilmPlan, NarrationRecord, Shot, ShotNarrationRecord, TimelineEntry
 from filmgen_dagster.film_records import require, shot_records
 from filmgen_dagster.partitions import across_sets, films
 from filmgen_dagster.resources.media_store import MediaStore
@@ -39,9 +40,10 @@ def narration(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
             _, speech_ratio = wav_levels(tmp / f"{language}.wav")
             tracks[language] = media.put_file(tmp / f"{language}.wav")
         missing[language] = [
-            f"line {shot.source_line}: {shot.visual[:80]}"
+            entry
             for shot, record in zip(plan.shots, takes)
             if record.takes[language].missing_text
+            for entry in _untold(shot, language)
         ]
         metadata[f"{language}_path"] = dg.MetadataValue.path(str(media.local_path(tracks[language])))
         metadata[f"{language}_speech_ratio"] = round(speech_ratio, 3)
@@ -63,3 +65,10 @@ def narration(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
     return dg.MaterializeResult(
         metadata={"duration_s": round(start, 3), "shots": len(timeline), **metadata}, data_version=version
     )
+
+
+def _untold(shot: Shot, language: str) -> list[str]:
+    """What a shot says in another language but not in ``language``: one entry per story line it comes from."""
+    told = next((lines for other, lines in shot.narration.items() if other != language and lines), [])
+    by_line = groupby(told, key=lambda spoken: spoken.line or shot.source_line)
+    return [f"line {line}: {' '.join(spoken.text for spoken in said)[:80]}" for line, said in by_line]

@@ -311,6 +311,15 @@ def _speakable_narration(
     return pieces
 
 
+def _from_line(
+    pieces: list[dict[str, list[NarrationLine]]], line: int
+) -> list[dict[str, list[NarrationLine]]]:
+    return [
+        {language: [spoken.model_copy(update={"line": line}) for spoken in lines] for language, lines in piece.items()}
+        for piece in pieces
+    ]
+
+
 def clamp_shot_seconds(seconds: float) -> float:
     return round(min(MAX_SHOT_S, max(MIN_SHOT_S, seconds)), 2)
 
@@ -556,7 +565,7 @@ class RuleBasedPlanner:
                 lines = [NarrationLine(text=block.text, speaker=block.speaker)]
                 translated = block.hindi and block.language != "hi"
                 hindi_lines = [NarrationLine(text=block.hindi, speaker=block.speaker)] if translated else []
-                for piece in _speakable_narration(block.language, lines, hindi_lines):
+                for piece in _from_line(_speakable_narration(block.language, lines, hindi_lines), block.line):
                     if not drafts or _narration_seconds(drafts[-1][1]) + _narration_seconds(piece) > MAX_SHOT_S:
                         drafts.append((f"{block.speaker} speaks", {}, [], block.line))
                     visual, narration, characters, line = drafts[-1]
@@ -578,7 +587,8 @@ class RuleBasedPlanner:
                 speakers = quotation_speakers(text, names, previous)
                 hindi_lines = voiced_lines(hindi, speakers) if hindi and block.language != "hi" else []
                 # A sentence too long to speak in one shot (one never shares a group) is cut into several.
-                pieces = _speakable_narration(block.language, voiced_lines(text, speakers), hindi_lines)
+                spoken = voiced_lines(text, speakers)
+                pieces = _from_line(_speakable_narration(block.language, spoken, hindi_lines), block.line)
                 for narration in pieces:
                     visual = text if len(pieces) == 1 else " ".join(line.text for line in narration[block.language])
                     drafts.append((visual, narration, previous, block.line))
