@@ -350,9 +350,11 @@ def _last_failure(shot_key: str) -> str:
     """Why the latest failed run of a shot failed, in one line."""
     import dagster as dg
 
+    from filmgen_dagster.sensors import PARTITION_TAG
+
     instance = _session()[1]
     runs = instance.get_runs(
-        filters=dg.RunsFilter(tags={"dagster/partition": shot_key}, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1
+        filters=dg.RunsFilter(tags={PARTITION_TAG: shot_key}, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1
     )
     if not runs:
         return "not rendered yet"

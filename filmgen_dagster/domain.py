@@ -352,6 +352,7 @@ class ShotNarrationRecord(BaseModel):
     final_duration_s: float = Field(description="the shot's length on the film timeline")
     backend: str
     model_id: str
+    made_for: str = Field("", description="film_records.shot_basis of the shot and style bible it was made from")
 
 
 class CheckOutcome(BaseModel, frozen=True):
@@ -381,6 +382,8 @@ class ClipRecord(BaseModel):
     model_id: str
     seed: int
     attempts: list[QualityAttempt] = []
+    made_for: str = Field("", description="film_records.shot_basis of the shot and style bible it was made from")
+    continues_clip: str | None = Field(None, description="digest of the previous shot's clip it starts from")
 
 
 class TimelineEntry(BaseModel):

@@ -29,7 +29,7 @@ from filmgen_dagster.registry import record_registration
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.s3_media_store import S3MediaStore, parse_s3_url
 from filmgen_dagster.resources.studio import FilmStudio
-from filmgen_dagster.sensors import RENDER_TAG
+from filmgen_dagster.sensors import RENDER_TAG, described_sensor
 from filmgen_dagster.story_format import FORMATS, load_story
 
 TICKET_TAG = "filmgen/ticket"
@@ -97,7 +97,7 @@ def take_in(
     return InboxEntry(name=item.name, digest=digest, film_key=film_key)
 
 
-@dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+@described_sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox_sensor(
     context: dg.SensorEvaluationContext, media: MediaStore, studio: FilmStudio
 ) -> dg.SensorResult | dg.SkipReason:
@@ -151,9 +151,9 @@ def render_window_schedule() -> dg.ScheduleDefinition:
         cron_schedule=os.environ.get("FILMGEN_RENDER_CRON") or DEFAULT_RENDER_CRON,
         execution_timezone=os.environ.get("FILMGEN_RENDER_TIMEZONE") or "UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Starts the render of every queued film not started yet; the sensors carry it to the final cut.",
     )
     def render_window(context: dg.ScheduleEvaluationContext, media: MediaStore):
-        """Start the render of every queued film not started yet; the sensors carry it to the final cut."""
         requests = []
         for film_key in context.instance.get_dynamic_partitions(films.name):
             queued = media.read_record("render_queue", film_key, QueuedRender)

@@ -7,12 +7,14 @@ leave them alone, so nothing renders twice when the CLI and ``dagster dev`` shar
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 
 import dagster as dg
 
-from filmgen_dagster.domain import ClipRecord, FilmPlan, StyleBible
+from filmgen_dagster.domain import ClipRecord, FilmPlan, ShotNarrationRecord, StyleBible
 from filmgen_dagster.errors import StoryError
+from filmgen_dagster.film_records import stale_shots
 from filmgen_dagster.jobs import film_assembly_job, shot_job
 from filmgen_dagster.keys import film_of_shot
 from filmgen_dagster.partitions import films, shots
@@ -27,6 +29,23 @@ DRIVER_TAG = "filmgen/driver"
 # tag, passed on to the shot and assembly runs, so the run queue can limit how many render at once.
 RENDER_TAG = "filmgen/render"
 BATCH = 500
+PARTITION_TAG = "dagster/partition"
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def described_sensor(**options):
+    """``@dg.sensor`` whose description in the UI is the function's docstring (Dagster leaves it empty)."""
+
+    def decorate(evaluate):
+        return dg.sensor(description=inspect.cleandoc(evaluate.__doc__), **options)(evaluate)
+
+    return decorate
 
 
 def _new_materializations(
@@ -59,7 +78,7 @@ def _new_materializations(
     return touched, newest
 
 
-@dg.sensor(job=shot_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
+@described_sensor(job=shot_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
 def shot_partitions_sensor(context: dg.SensorEvaluationContext, media: MediaStore) -> dg.SensorResult:
     """Once a film's scene plan and style bible exist, add its shot partitions and render them."""
     touched, newest = _new_materializations(context, ("scene_plan", "style_bible"), lambda key: key)
@@ -86,7 +105,7 @@ def shot_partitions_sensor(context: dg.SensorEvaluationContext, media: MediaStor
     )
 
 
-@dg.sensor(job=shot_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
+@described_sensor(job=shot_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
 def continuation_sensor(context: dg.SensorEvaluationContext, media: MediaStore) -> dg.SensorResult:
     """Render a shot that continues the one before it once that shot's clip materializes, and again
     after every re-render of it (the continuation starts on its last frame)."""
@@ -109,31 +128,37 @@ def continuation_sensor(context: dg.SensorEvaluationContext, media: MediaStore) 
     return dg.SensorResult(run_requests=run_requests, cursor=str(newest))
 
 
-@dg.sensor(job=film_assembly_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
+@described_sensor(job=film_assembly_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
 def film_assembly_sensor(context: dg.SensorEvaluationContext, media: MediaStore) -> dg.SensorResult:
-    """Once every shot of a film has its clip and narration, assemble the film."""
+    """Once every shot of a film's current plan has its clip and narration, and none is rendering, assemble
+    the film (once per set of shots: a shot rendered again to the same media assembles nothing new)."""
     touched, newest = _new_materializations(context, ("clip", "shot_narration"), film_of_shot)
     run_requests = []
+    rendering = _partitions_rendering(context.instance) if touched else set()
     for film_key in sorted(touched):
         plan = media.read_record("scene_plan", film_key, FilmPlan)
-        if plan is None:
+        bible = media.read_record("style_bible", film_key, StyleBible)
+        if plan is None or bible is None or rendering.intersection(shot.key for shot in plan.shots):
             continue
-        keys = {shot.key for shot in plan.shots}
-        latest = [
-            context.instance.get_latest_storage_id_by_partition(
-                dg.AssetKey(asset), dg.DagsterEventType.ASSET_MATERIALIZATION, keys
-            )
-            for asset in ("clip", "shot_narration")
-        ]
-        if all(set(by_partition) == keys for by_partition in latest):
-            state = max(max(by_partition.values()) for by_partition in latest)
-            run_requests.append(
-                dg.RunRequest(run_key=f"{film_key}@{state}", partition_key=film_key, tags=touched[film_key])
-            )
+        clips = [media.read_record("clip", shot.key, ClipRecord) for shot in plan.shots]
+        takes = [media.read_record("shot_narration", shot.key, ShotNarrationRecord) for shot in plan.shots]
+        # A failed re-render leaves a shot without a clip; a story edit, shots made for the old plan.
+        if None in clips or None in takes or stale_shots(plan, bible, clips) or stale_shots(plan, bible, takes):
+            continue
+        shots_state = hashlib.sha256("".join(r.model_dump_json() for r in [*clips, *takes]).encode()).hexdigest()
+        run_requests.append(
+            dg.RunRequest(run_key=f"{film_key}@{shots_state[:16]}", partition_key=film_key, tags=touched[film_key])
+        )
     return dg.SensorResult(run_requests=run_requests, cursor=str(newest))
 
 
-@dg.sensor(minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING)
+def _partitions_rendering(instance: dg.DagsterInstance) -> set[str]:
+    """Partition keys of the runs queued or in progress (a shot whose run has yet to write its clip)."""
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED))
+    return {run.tags[PARTITION_TAG] for run in runs if PARTITION_TAG in run.tags}
+
+
+@described_sensor(minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING)
 def stories_sensor(context: dg.SensorEvaluationContext, media: MediaStore, studio: FilmStudio) -> dg.SensorResult:
     """Register a film for each new or changed story in the stories folder ($FILMGEN_STORIES_DIR).
 
@@ -163,6 +188,7 @@ def stories_sensor(context: dg.SensorEvaluationContext, media: MediaStore, studi
 # Runs the eager conditions of the film set-up assets, on by default (Dagster's implicit sensor is off).
 film_setup_automation = dg.AutomationConditionSensorDefinition(
     "film_setup_automation",
+    description="Materializes a film's scene plan and style bible once its story materializes.",
     target=dg.AssetSelection.assets("scene_plan", "style_bible"),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=10,

@@ -10,6 +10,7 @@ import pytest
 from conftest import EXAMPLES
 from filmgen_dagster.definitions import build_definitions
 from filmgen_dagster.domain import FilmPlan
+from filmgen_dagster.faults import FAIL_SHOTS_ENV
 from filmgen_dagster.registry import register_film
 from filmgen_dagster.sensors import DRIVER_TAG, film_assembly_sensor, shot_partitions_sensor
 from filmgen_dagster.story_format import load_story
@@ -79,9 +80,83 @@ def test_assembly_waits_for_every_shot(studio):
     assert [r.partition_key for r in complete.run_requests] == [film]
 
 
+def _render_every_shot(defs, instance, media, film) -> list[str]:
+    run_job(defs, instance, "film_setup_job", film)
+    setup = evaluate(shot_partitions_sensor, instance, media)
+    keys = list(setup.dynamic_partitions_requests[0].partition_keys)
+    instance.add_dynamic_partitions("shots", keys)
+    for key in keys:
+        run_job(defs, instance, "shot_job", key)
+    return keys
+
+
+def test_no_assembly_while_a_shot_has_no_clip_or_is_rendering(studio, monkeypatch):
+    defs, instance, media, film = studio
+    keys = _render_every_shot(defs, instance, media, film)
+    done = evaluate(film_assembly_sensor, instance, media)
+    assert [r.partition_key for r in done.run_requests] == [film]
+
+    # Rendered again and failed: its narration materialized, its clip did not.
+    monkeypatch.setenv(FAIL_SHOTS_ENV, keys[1])
+    failed = defs.resolve_job_def("shot_job").execute_in_process(
+        partition_key=keys[1], instance=instance, raise_on_error=False
+    )
+    assert not failed.success
+    after_failure = evaluate(film_assembly_sensor, instance, media, cursor=done.cursor)
+    assert after_failure.run_requests == []
+
+    monkeypatch.delenv(FAIL_SHOTS_ENV)
+    running = instance.create_run_for_job(
+        defs.resolve_job_def("shot_job"), tags={"dagster/partition": keys[2]}, status=dg.DagsterRunStatus.STARTED
+    )
+    run_job(defs, instance, "shot_job", keys[1])
+    while_running = evaluate(film_assembly_sensor, instance, media, cursor=after_failure.cursor)
+    assert while_running.run_requests == []  # the third shot's run may still change its clip
+
+    instance.report_run_canceled(running)
+    run_job(defs, instance, "shot_job", keys[2])
+    repaired = evaluate(film_assembly_sensor, instance, media, cursor=while_running.cursor)
+    # The same clips and narration as the first assembly's: nothing new to assemble.
+    assert [r.run_key for r in repaired.run_requests] == [done.run_requests[0].run_key]
+
+
+def test_no_assembly_from_shots_made_for_the_story_before_an_edit(tmp_path, monkeypatch):
+    story = tmp_path / "night-market.fountain"
+    story.write_text(STORY.read_text())
+    with sensor_studio(tmp_path, monkeypatch, story) as (defs, instance, media, film):
+        _assemble_only_the_edited_story(defs, instance, media, film, story)
+
+
+def _assemble_only_the_edited_story(defs, instance, media, film, story):
+    keys = _render_every_shot(defs, instance, media, film)
+    first = evaluate(film_assembly_sensor, instance, media)
+
+    story.write_text(story.read_text().replace("Then stay for one more.", "Then stay for one more cup."))
+    assert register_film(instance, media, story, load_story(story), "animatic") == film
+    run_job(defs, instance, "film_setup_job", film)
+    run_job(defs, instance, "shot_job", keys[0])  # unchanged: found by hash
+    assert evaluate(film_assembly_sensor, instance, media, cursor=first.cursor).run_requests == []
+    # Nor does an assembly launched by hand cut the old line in.
+    cut = defs.resolve_job_def("film_assembly_job").execute_in_process(
+        partition_key=film, instance=instance, raise_on_error=False
+    )
+    failure = next(e for e in cut.all_events if e.event_type_value == "STEP_FAILURE")
+    assert f"made before the story or style bible changed ({keys[-1]})" in failure.event_specific_data.error.message
+
+    run_job(defs, instance, "shot_job", keys[-1])
+    edited_film = evaluate(film_assembly_sensor, instance, media, cursor=first.cursor)
+    assert [r.partition_key for r in edited_film.run_requests] == [film]
+
+
 def test_runs_driven_by_the_cli_are_left_alone(studio):
     defs, instance, media, film = studio
     run_job(defs, instance, "film_setup_job", film, tags={DRIVER_TAG: "cli"})
     result = evaluate(shot_partitions_sensor, instance, media)
     assert result.run_requests == [] and result.dynamic_partitions_requests == []
     assert int(result.cursor) > 0
+
+
+def test_every_sensor_and_schedule_says_what_it_does_in_the_ui():
+    defs = build_definitions()
+    described = {d.name: d.description for d in [*defs.sensors, *defs.schedules]}
+    assert len(described) >= 7 and all(len(text or "") > 20 for text in described.values()), described

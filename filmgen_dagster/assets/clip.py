@@ -19,7 +19,7 @@ from filmgen_dagster.domain import (
     ShotPrompt,
 )
 from filmgen_dagster.faults import is_transient, raise_if_injected, retry_later
-from filmgen_dagster.film_records import plan_for_shot, registration, require
+from filmgen_dagster.film_records import bible_for_shot, plan_for_shot, registration, require, shot_basis
 from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import across_sets, shots
 from filmgen_dagster.profiles import QualitySpec
@@ -175,6 +175,8 @@ def _clip(
         model_id=video.model_id,
         seed=seeded.seed,
         attempts=attempts,
+        made_for=shot_basis(shot, bible_for_shot(media, key)),
+        continues_clip=previous_clip,
     )
     version = media.write_record("clip", key, record)
     preview = base64.b64encode(_preview(media, video_ref, samples, plan.fps)).decode()

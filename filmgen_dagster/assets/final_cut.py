@@ -13,7 +13,7 @@ from filmgen_dagster.domain import (
     SoundtrackRecord,
     SubtitleRecord,
 )
-from filmgen_dagster.film_records import require, shot_records
+from filmgen_dagster.film_records import current_shot_records, require
 from filmgen_dagster.partitions import across_sets, films
 from filmgen_dagster.resources.media_store import MediaStore
 
@@ -32,7 +32,7 @@ def final_cut(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
     """The film: clips, each language's soundtrack and subtitles, joined by stream copy in one pass."""
     film_key = context.partition_key
     plan = require(media, "scene_plan", film_key, FilmPlan)
-    clips = shot_records(media, "clip", plan, ClipRecord)
+    clips = current_shot_records(media, "clip", plan, ClipRecord)
     narration = require(media, "narration", film_key, NarrationRecord)
     subtitles = require(media, "subtitles", film_key, SubtitleRecord)
     sound = require(media, "soundtrack", film_key, SoundtrackRecord)

@@ -7,7 +7,7 @@ from filmgen_dagster.assets.shot_narration import NARRATION_LEAD_S
 from filmgen_dagster.audio import read_wav, timeline_blocks, wav_levels, write_wav_blocks
 from filmgen_dagster.backends.base import SAMPLE_RATE
 from filmgen_dagster.domain import FilmPlan, NarrationRecord, Shot, ShotNarrationRecord, TimelineEntry
-from filmgen_dagster.film_records import require, shot_records
+from filmgen_dagster.film_records import current_shot_records, require
 from filmgen_dagster.partitions import across_sets, films
 from filmgen_dagster.resources.media_store import MediaStore
 
@@ -22,7 +22,7 @@ def narration(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
     """One narration track per language, each shot's take laid on the film timeline."""
     film_key = context.partition_key
     plan = require(media, "scene_plan", film_key, FilmPlan)
-    takes = shot_records(media, "shot_narration", plan, ShotNarrationRecord)
+    takes = current_shot_records(media, "shot_narration", plan, ShotNarrationRecord)
     timeline, start = [], 0.0
     for record in takes:
         timeline.append(TimelineEntry(shot_key=record.shot_key, start_s=start, duration_s=record.final_duration_s))

@@ -7,7 +7,7 @@ import soundfile
 
 from filmgen_dagster.audio import silence, write_wav
 from filmgen_dagster.domain import ShotNarrationRecord, SpeechTake
-from filmgen_dagster.film_records import bible_for_shot, plan_for_shot, registration
+from filmgen_dagster.film_records import bible_for_shot, plan_for_shot, registration, shot_basis
 from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import across_sets, shots
 from filmgen_dagster.resources.media_store import MediaStore
@@ -77,6 +77,7 @@ def _shot_narration(
         final_duration_s=frames / plan.fps,
         backend=speech.backend_id,
         model_id=speech.model_id,
+        made_for=shot_basis(shot, bible),
     )
     version = media.write_record("shot_narration", key, record)
     metadata: dict = {

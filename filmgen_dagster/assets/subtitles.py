@@ -2,7 +2,7 @@ import dagster as dg
 
 from filmgen_dagster.assets.shot_narration import NARRATION_LEAD_S
 from filmgen_dagster.domain import FilmPlan, NarrationRecord, ShotNarrationRecord, SubtitleRecord
-from filmgen_dagster.film_records import require, shot_records
+from filmgen_dagster.film_records import current_shot_records, require
 from filmgen_dagster.partitions import films
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.subtitles import Cue, cues_for_span, to_srt, to_vtt
@@ -14,7 +14,7 @@ def subtitles(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
     film_key = context.partition_key
     plan = require(media, "scene_plan", film_key, FilmPlan)
     timeline = require(media, "narration", film_key, NarrationRecord).timeline
-    takes = shot_records(media, "shot_narration", plan, ShotNarrationRecord)
+    takes = current_shot_records(media, "shot_narration", plan, ShotNarrationRecord)
     srt, vtt, counts, metadata = {}, {}, {}, {}
     for language in plan.languages:
         cues: list[Cue] = []
