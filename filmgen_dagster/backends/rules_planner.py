@@ -314,6 +314,7 @@ def _speakable_narration(
 def _from_line(
     pieces: list[dict[str, list[NarrationLine]]], line: int
 ) -> list[dict[str, list[NarrationLine]]]:
+    """``pieces`` with each of their lines marked as coming from the story's ``line``."""
     return [
         {language: [spoken.model_copy(update={"line": line}) for spoken in lines] for language, lines in piece.items()}
         for piece in pieces
@@ -506,7 +507,7 @@ def _present(text: str, names: list[str], previous: list[str]) -> list[str]:
 
 class RuleBasedPlanner:
     backend_id = "rules"
-    model_id = "filmgen-rules-v7"
+    model_id = "filmgen-rules-v8"
 
     def plan(self, story: Story, film_key: str, fps: int, width: int, height: int) -> FilmPlan:
         names = sorted(story.characters, key=len, reverse=True)
