@@ -49,11 +49,12 @@ def described_sensor(**options):
 
 
 def _new_materializations(
-    context: dg.SensorEvaluationContext, assets: tuple[str, ...], partition_to_film
+    context: dg.SensorEvaluationContext, assets: tuple[str, ...], partition_to_film, after: int | None = None
 ) -> tuple[dict[str, dict[str, str]], int]:
     """Films (or whatever ``partition_to_film`` maps partition keys to) touched by materializations of
-    ``assets`` (not from CLI runs) since the cursor, each with the tags its follow-up runs inherit."""
-    after = int(context.cursor or 0)
+    ``assets`` (not from CLI runs) after storage id ``after`` (default: the cursor), each with the tags its
+    follow-up runs inherit."""
+    after = int(context.cursor or 0) if after is None else after
     newest, touched = after, {}
     # Storage ids are global: when a batch fills up, stop the cursor where that batch ended.
     ceiling: int | None = None
@@ -132,13 +133,21 @@ def continuation_sensor(context: dg.SensorEvaluationContext, media: MediaStore) 
 def film_assembly_sensor(context: dg.SensorEvaluationContext, media: MediaStore) -> dg.SensorResult:
     """Once every shot of a film's current plan has its clip and narration, and none is rendering, assemble
     the film (once per set of shots: a shot rendered again to the same media assembles nothing new)."""
-    touched, newest = _new_materializations(context, ("clip", "shot_narration"), film_of_shot)
-    run_requests = []
-    rendering = _partitions_rendering(context.instance) if touched else set()
-    for film_key in sorted(touched):
+    after, waiting = _assembly_cursor(context.cursor)
+    touched, newest = _new_materializations(context, ("clip", "shot_narration"), film_of_shot, after)
+    for film_key, tags in touched.items():
+        waiting.setdefault(film_key, {}).update(tags)
+    run_requests, still_waiting = [], {}
+    rendering = _partitions_rendering(context.instance) if waiting else set()
+    for film_key in sorted(waiting):
         plan = media.read_record("scene_plan", film_key, FilmPlan)
         bible = media.read_record("style_bible", film_key, StyleBible)
-        if plan is None or bible is None or rendering.intersection(shot.key for shot in plan.shots):
+        if plan is None or bible is None:
+            continue
+        if rendering.intersection(shot.key for shot in plan.shots):
+            # Looked at again at every tick until those runs end: a run is marked done a moment after
+            # its clip materializes, and nothing else would bring the film back.
+            still_waiting[film_key] = waiting[film_key]
             continue
         clips = [media.read_record("clip", shot.key, ClipRecord) for shot in plan.shots]
         takes = [media.read_record("shot_narration", shot.key, ShotNarrationRecord) for shot in plan.shots]
@@ -147,9 +156,21 @@ def film_assembly_sensor(context: dg.SensorEvaluationContext, media: MediaStore)
             continue
         shots_state = hashlib.sha256("".join(r.model_dump_json() for r in [*clips, *takes]).encode()).hexdigest()
         run_requests.append(
-            dg.RunRequest(run_key=f"{film_key}@{shots_state[:16]}", partition_key=film_key, tags=touched[film_key])
+            dg.RunRequest(run_key=f"{film_key}@{shots_state[:16]}", partition_key=film_key, tags=waiting[film_key])
         )
-    return dg.SensorResult(run_requests=run_requests, cursor=str(newest))
+    cursor = json.dumps({"after": newest, "waiting": still_waiting}, sort_keys=True)
+    return dg.SensorResult(run_requests=run_requests, cursor=cursor)
+
+
+def _assembly_cursor(cursor: str | None) -> tuple[int, dict[str, dict[str, str]]]:
+    """(the storage id read up to, films waiting for their shot runs to end, with their tags); a cursor
+    written before films could wait is the storage id alone."""
+    if not cursor:
+        return 0, {}
+    if not cursor.startswith("{"):
+        return int(cursor), {}
+    state = json.loads(cursor)
+    return state["after"], state["waiting"]
 
 
 def _partitions_rendering(instance: dg.DagsterInstance) -> set[str]:

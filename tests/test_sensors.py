@@ -120,6 +120,28 @@ def test_no_assembly_while_a_shot_has_no_clip_or_is_rendering(studio, monkeypatc
     assert [r.run_key for r in repaired.run_requests] == [done.run_requests[0].run_key]
 
 
+def test_a_film_whose_last_shot_run_is_still_closing_is_assembled_once_it_ends(studio):
+    defs, instance, media, film = studio
+    keys = _render_every_shot(defs, instance, media, film)
+    # The last clip has materialized but its run is not marked done yet (it is, a moment later).
+    closing = instance.create_run_for_job(
+        defs.resolve_job_def("shot_job"), tags={"dagster/partition": keys[-1]}, status=dg.DagsterRunStatus.STARTED
+    )
+    while_closing = evaluate(film_assembly_sensor, instance, media)
+    assert while_closing.run_requests == []
+    instance.report_run_canceled(closing)
+    # No new materialization since: the film waited in the cursor.
+    ended = evaluate(film_assembly_sensor, instance, media, cursor=while_closing.cursor)
+    assert [r.partition_key for r in ended.run_requests] == [film]
+    assert evaluate(film_assembly_sensor, instance, media, cursor=ended.cursor).run_requests == []
+
+
+def test_a_cursor_written_before_films_could_wait_is_read(studio):
+    defs, instance, media, film = studio
+    _render_every_shot(defs, instance, media, film)
+    assert [r.partition_key for r in evaluate(film_assembly_sensor, instance, media, cursor="0").run_requests] == [film]
+
+
 def test_no_assembly_from_shots_made_for_the_story_before_an_edit(tmp_path, monkeypatch):
     story = tmp_path / "night-market.fountain"
     story.write_text(STORY.read_text())
