@@ -3,6 +3,7 @@ import re
 import dagster as dg
 
 from filmgen_dagster.backends.espeak import VOICE_VARIANTS
+from filmgen_dagster.backends.rules_planner import split_sentences
 from filmgen_dagster.domain import CharacterLook, CharacterSheet, Story, StyleBible
 from filmgen_dagster.film_records import require
 from filmgen_dagster.keys import stable_seed
@@ -10,7 +11,6 @@ from filmgen_dagster.looks import character_look, worn_colour
 from filmgen_dagster.partitions import films
 from filmgen_dagster.prompts import load_styles
 from filmgen_dagster.resources.media_store import MediaStore
-from filmgen_dagster.subtitles import SENTENCE_END
 
 CHARACTER_COLOURS = ("#c0392b", "#2471a3", "#d68910", "#7d3c98", "#1e8449", "#a04000", "#2e4053")
 # Words that say a character is female or male, for their voice: in their description first, then
@@ -42,7 +42,7 @@ def described_sex(name: str, description: str, story: Story) -> str | None:
     alone = [
         sentence
         for block in (b for scene in story.scenes for b in scene.blocks)
-        for sentence in SENTENCE_END.split(block.text)
+        for sentence in split_sentences(block.text)
         if name.casefold() in sentence.casefold() and not any(other in sentence.casefold() for other in others)
     ]
     counts = {sex: sum(len(words.findall(text)) for text in [description, *alone]) for sex, words in _PRONOUNS.items()}

@@ -282,13 +282,13 @@ def _cut_costs(text: str) -> tuple[list[str], list[float]]:
 
 def _cut_lines(lines: list[NarrationLine], ends: list[int]) -> list[list[NarrationLine]]:
     """``lines`` cut after the given numbers of their words (the last: all of them); the parts of a line keep
-    its speaker, so half a quotation is still said in its speaker's voice."""
+    its speaker (and all else it says of itself), so half a quotation is still said in its speaker's voice."""
     if len(ends) == 1:
         return [lines]
     words = [(index, word) for index, line in enumerate(lines) for word in line.text.split()]
     return [
         [
-            NarrationLine(text=" ".join(word for _, word in run), speaker=lines[index].speaker)
+            lines[index].model_copy(update={"text": " ".join(word for _, word in run)})
             for index, run in groupby(words[start:end], key=itemgetter(0))
         ]
         for start, end in zip((0, *ends), ends)
