@@ -404,13 +404,18 @@ def _parse_fountain(body: str, first_line: int, name: str) -> list[StoryScene]:
             # (line offset, text) of what is said, parentheticals skipped
             said = [(at, ln) for at, ln in enumerate(lines[1:], start=1) if not (ln[:1] == "(" and ln[-1:] == ")")]
             english = [(at, ln) for at, ln in said if not _HINDI_LINE.match(ln)]
-            hindi = [m[1] for _, ln in said if (m := _HINDI_LINE.match(ln))]
+            hindi = [(at, m[1]) for at, ln in said if (m := _HINDI_LINE.match(ln))]
+            if hindi and not english:
+                raise StoryError(
+                    f"story {name}: line {line + hindi[0][0]}: {speaker}'s dialogue has only [hi] lines; "
+                    "put the line they translate above them"
+                )
             if english:
                 blocks.append(
                     StoryBlock(
                         kind="dialogue",
                         text=_clean_inline(" ".join(ln for _, ln in english)),
-                        hindi=_clean_inline(" ".join(hindi)) or None,
+                        hindi=_clean_inline(" ".join(text for _, text in hindi)) or None,
                         speaker=speaker,
                         line=line + english[0][0],
                     )

@@ -214,6 +214,10 @@ def test_a_hindi_line_with_nothing_before_it_to_translate_is_rejected(tmp_path):
     ):
         with pytest.raises(StoryError, match=rf"^story {name}: line {line}: \[hi\] has no paragraph before it"):
             load_story(write(tmp_path, name, text))
+    # A cue's dialogue of [hi] lines alone has nothing to translate either.
+    script = "EXT. ROAD - DAY\n\nA car passes.\n\nMIRA\n(softly)\n[hi] नमस्ते\n"
+    with pytest.raises(StoryError, match=r"^story g\.fountain: line 7: Mira's dialogue has only \[hi\] lines; put"):
+        load_story(write(tmp_path, "g.fountain", script))
     # Inside or right after its paragraph it is that paragraph's Hindi, in a screenplay's action too.
     story = load_story(write(tmp_path, "e.md", "# A\n\nEnglish.\n[hi] नमस्ते\n\n[hi] दुनिया\n"))
     assert story.scenes[0].blocks[0].hindi == "नमस्ते दुनिया"
