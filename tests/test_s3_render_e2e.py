@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from conftest import S3Server, make_film_env
@@ -52,6 +53,16 @@ def test_the_final_cut_is_an_object_in_the_bucket_that_decodes(rendered, s3_serv
     assert [s.codec for s in info.streams if s.kind == "audio"] == ["aac"]
     assert info.duration_s == pytest.approx(record.duration_s, abs=0.1)
     assert decode_frames(film, [info.duration_s / 2])[0].mean() > 20
+
+
+def test_metadata_paths_are_the_objects_urls(rendered):
+    env, bucket, _ = rendered
+    instance = env.instance()
+    final_cut = instance.get_latest_materialization_event(dg.AssetKey("final_cut")).asset_materialization.metadata
+    digest = final_cut["sha256"].value
+    assert final_cut["path"].value == f"s3://{bucket}/studio/objects/{digest[:2]}/{digest}.mp4"
+    keyframe = instance.get_latest_materialization_event(dg.AssetKey("keyframe")).asset_materialization
+    assert keyframe.metadata["path"].value.startswith(f"s3://{bucket}/studio/objects/")
 
 
 def test_records_live_only_in_the_bucket(rendered, s3_server):

@@ -184,7 +184,7 @@ def _clip(
         data_version=version,
         metadata={
             "preview": dg.MetadataValue.md(f"![{key}](data:image/gif;base64,{preview})"),
-            "path": dg.MetadataValue.path(str(media.local_path(video_ref))),
+            "path": media.path_metadata(video_ref),
             "sha256": video_ref.digest,
             "duration_s": round(record.duration_s, 3),
             "frames": n_frames,

@@ -126,12 +126,12 @@ def film_report(context: dg.AssetExecutionContext, media: MediaStore, studio: Fi
     return dg.MaterializeResult(
         data_version=version,
         metadata={
-            "manifest": dg.MetadataValue.path(str(media.local_path(manifest_ref))),
-            "contact_sheet": dg.MetadataValue.path(str(media.local_path(sheet_ref))),
+            "manifest": media.path_metadata(manifest_ref),
+            "contact_sheet": media.path_metadata(sheet_ref),
             "contact_sheet_preview": dg.MetadataValue.md(
                 f"![contact sheet](data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode()})"
             ),
-            "final_cut": dg.MetadataValue.path(str(media.local_path(final.video))),
+            "final_cut": media.path_metadata(final.video),
             "story_hash": story.story_hash,
             "shots": len(shots),
             "lines_without_text": dg.MetadataValue.md(missing or "none: every language has text for every line"),

@@ -84,7 +84,7 @@ def final_cut(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
     return dg.MaterializeResult(
         data_version=version,
         metadata={
-            "path": dg.MetadataValue.path(str(media.local_path(film_ref))),
+            "path": media.path_metadata(film_ref),
             "sha256": film_ref.digest,
             "duration_s": round(info.duration_s, 3),
             "size_mb": round(film_ref.size / 1e6, 2),

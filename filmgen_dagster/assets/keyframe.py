@@ -114,7 +114,7 @@ def _keyframe(
             "preview": dg.MetadataValue.md(
                 f"![{key}](data:image/jpeg;base64,{base64.b64encode(thumbnail_bytes).decode()})"
             ),
-            "path": dg.MetadataValue.path(str(media.local_path(image_ref))),
+            "path": media.path_metadata(image_ref),
             "sha256": image_ref.digest,
             "size": f"{image.width}x{image.height}",
             "seed": seeded.seed,

@@ -74,10 +74,7 @@ def _music(
     return dg.MaterializeResult(
         data_version=version,
         metadata={
-            **{
-                f"{LANGUAGE_NAMES[lang].lower()}_path": dg.MetadataValue.path(str(media.local_path(ref)))
-                for lang, ref in scores.items()
-            },
+            **{f"{LANGUAGE_NAMES[lang].lower()}_path": media.path_metadata(ref) for lang, ref in scores.items()},
             "duration_s": round(record.duration_s, 3),
             "moods": " → ".join(cue.mood.value for cue in cues),
             **{

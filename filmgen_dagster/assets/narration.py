@@ -45,7 +45,7 @@ def narration(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
             if record.takes[language].missing_text
             for entry in _untold(shot, language)
         ]
-        metadata[f"{language}_path"] = dg.MetadataValue.path(str(media.local_path(tracks[language])))
+        metadata[f"{language}_path"] = media.path_metadata(tracks[language])
         metadata[f"{language}_speech_ratio"] = round(speech_ratio, 3)
         metadata[f"{language}_lines_without_text"] = len(missing[language])
     record = NarrationRecord(

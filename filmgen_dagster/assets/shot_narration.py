@@ -93,5 +93,5 @@ def _shot_narration(
         metadata[f"{language}_duration_s"] = take.duration_s
         metadata[f"{language}_text"] = " ".join(line.text for line in shot.narration.get(language, [])) or "(none)"
         if take.audio:
-            metadata[f"{language}_path"] = dg.MetadataValue.path(str(media.local_path(take.audio)))
+            metadata[f"{language}_path"] = media.path_metadata(take.audio)
     return dg.MaterializeResult(metadata=metadata, data_version=version)

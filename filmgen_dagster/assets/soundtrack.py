@@ -69,10 +69,7 @@ def soundtrack(context: dg.AssetExecutionContext, media: MediaStore, studio: Fil
     return dg.MaterializeResult(
         data_version=version,
         metadata={
-            **{
-                f"{LANGUAGE_NAMES[lang].lower()}_path": dg.MetadataValue.path(str(media.local_path(ref)))
-                for lang, ref in tracks.items()
-            },
+            **{f"{LANGUAGE_NAMES[lang].lower()}_path": media.path_metadata(ref) for lang, ref in tracks.items()},
             "duration_s": round(narration.duration_s, 3),
             "codec": "AAC 96 kb/s, mono",
             "cached": not missing,

@@ -185,6 +185,10 @@ class MediaStore(dg.ConfigurableResource):
             raise FileNotFoundError(f"media {ref.name} is missing from the store at {self.location()}")
         return path
 
+    def path_metadata(self, ref: MediaRef) -> dg.MetadataValue:
+        """Where a stored object is, for asset metadata in the UI."""
+        return dg.MetadataValue.path(str(self.local_path(ref)))
+
     @contextmanager
     def scratch(self) -> Iterator[Path]:
         """A private temp folder on the store's (or its cache's) filesystem, removed afterwards."""

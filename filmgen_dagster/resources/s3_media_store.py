@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import dagster as dg
 from pydantic import Field
 
+from filmgen_dagster.domain import MediaRef
 from filmgen_dagster.errors import UserInputError
 from filmgen_dagster.resources.media_store import MediaStore, atomic_write, copy_into
 from filmgen_dagster.settings import media_root
@@ -135,6 +136,11 @@ class S3MediaStore(MediaStore):
 
     def storage(self) -> S3Storage:
         return self.storage_at(self.bucket, self.prefix)
+
+    def path_metadata(self, ref: MediaRef) -> dg.MetadataValue:
+        # The object's URL, which any machine can open; the local cache path would name this worker's disk,
+        # and reaching it could download a whole film just to show where it is.
+        return dg.MetadataValue.path(self.storage().url(self.object_key(ref)))
 
     def storage_at(self, bucket: str, prefix: str) -> S3Storage:
         """Keys under another bucket/prefix, with this store's connection (e.g. the story inbox)."""
