@@ -56,9 +56,11 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest
 
+# Run from DAGSTER_HOME, which holds the instance's copy of dagster.yaml: `dagster dev` warns when the
+# folder it starts in has a dagster.yaml that is not DAGSTER_HOME's.
 dev: install
 	$(BIN)/filmgen gpu-pool
-	$(BIN)/dagster dev -w workspace.yaml
+	cd "$$DAGSTER_HOME" && $(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml
 
 bench: install
 	$(BIN)/python bench/animatic_vs_ffmpeg.py
