@@ -323,26 +323,36 @@ def _film_state(film_key: str):
 
 
 def status(film_key: str) -> int:
-    """Print each shot's state and quality checks; exit 1 when any shot is not rendered."""
-    from filmgen_dagster.domain import ClipRecord, FinalCutRecord
+    """Print each shot's state and quality checks; exit 1 when any shot has no clip of its current version."""
+    from filmgen_dagster.domain import ClipRecord, FinalCutRecord, StyleBible
+    from filmgen_dagster.film_records import stale_shots
     from filmgen_dagster.jobs import SHOT_ASSETS
 
     plan, statuses = _film_state(film_key)
     media = _session()[0].resources["media"]
+    clips = [media.read_record("clip", shot.key, ClipRecord) for shot in plan.shots]
+    bible = media.read_record("style_bible", film_key, StyleBible)
+    stale = set(stale_shots(plan, bible, clips)) if bible else set()
     print(f"{'shot':<40} " + " ".join(f"{asset:<15}" for asset in SHOT_ASSETS) + " quality")
     incomplete = 0
-    for shot in plan.shots:
+    for shot, clip in zip(plan.shots, clips):
         states = [statuses[asset].get(shot.key) for asset in SHOT_ASSETS]
-        clip = media.read_record("clip", shot.key, ClipRecord)
-        if clip:
+        if clip is None:
+            quality, incomplete = _last_failure(shot.key), incomplete + 1
+        elif shot.key in stale:
+            quality, incomplete = "stale: its story, style bible or the shot before it changed since", incomplete + 1
+        else:
             last = clip.attempts[-1] if clip.attempts else None
             quality = f"passed (attempt {len(clip.attempts)}, seed {clip.seed})" if last else "passed"
-        else:
-            quality, incomplete = _last_failure(shot.key), incomplete + 1
         cells = " ".join(f"{(state.value.lower() if state else 'missing'):<15}" for state in states)
         print(f"{shot.key:<40} {cells} {quality}")
     final = media.read_record("final_cut", film_key, FinalCutRecord)
-    print(f"final cut: {media.local_path(final.video) if final else 'not built'}")
+    if final is None:
+        print("final cut: not built")
+    else:
+        # The cut of the last complete set of shots: it cannot hold a shot that is not rendered now.
+        earlier = f" (an earlier cut: {incomplete} shot(s) not rendered as they are now)" if incomplete else ""
+        print(f"final cut: {media.local_path(final.video)}{earlier}")
     return 1 if incomplete else 0
 
 
@@ -397,6 +407,13 @@ def default_jobs() -> int:
     return min(4, (os.cpu_count() or 1) + 1)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of shots")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="filmgen", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -405,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     render_cmd.add_argument(
         "--manifest", type=Path, help="render again from a <film>.report.json instead of a story (same bytes)"
     )
-    render_cmd.add_argument("--profile", default="animatic", help="profile name (profiles/NAME.yaml) or YAML path")
+    render_cmd.add_argument("--profile", help="profile name (profiles/NAME.yaml) or YAML path (default: animatic)")
     render_cmd.add_argument("--languages", help="comma-separated narration languages, e.g. en,hi")
     status_cmd = commands.add_parser("status", help="each shot's state and quality checks")
     status_cmd.add_argument("film", help="the film key, e.g. the-tide-clock")
@@ -417,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     for command in (render_cmd, rerender_cmd):
         command.add_argument("--out", type=Path, default=Path("out"), help="folder for the finished MP4")
         command.add_argument(
-            "--jobs", type=int, default=default_jobs(), help="shots rendered at once (default: CPUs + 1, at most 4)"
+            "--jobs", type=_positive, default=default_jobs(), help="shots rendered at once (default: CPUs + 1, at most 4)"
         )
     tiny_cmd = commands.add_parser(
         "tiny-models", help="write tiny random checkpoints of every studio backend and a profile using them"
@@ -440,14 +457,16 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             return status(args.film)
         elif args.command == "rerender":
-            print(rerender(args.film, args.shot, args.failed, args.out, max(1, args.jobs)))
+            print(rerender(args.film, args.shot, args.failed, args.out, args.jobs))
         elif (args.story is None) == (args.manifest is None):
             parser.error("render takes a STORY file or --manifest REPORT.json (one of them)")
         elif args.manifest:
-            print(render_report(args.manifest, args.out, max(1, args.jobs)))
+            if args.profile or args.languages:
+                parser.error("render --manifest takes the report's profile and languages; drop --profile/--languages")
+            print(render_report(args.manifest, args.out, args.jobs))
         else:
             languages = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
-            print(render(args.story, args.profile, args.out, languages, max(1, args.jobs)))
+            print(render(args.story, args.profile or "animatic", args.out, languages, args.jobs))
     except UserInputError as exc:
         print(f"filmgen: {exc}", file=sys.stderr)
         return 2
@@ -464,11 +483,16 @@ def run() -> NoReturn:
     # cyclic collector would go over again and again while they are made (~15% of start-up). `_session`
     # turns it back on (`tiny-models`, which never loads one, is short and makes few reference cycles).
     gc.disable()
-    code = main()
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (`filmgen status FILM | head`): what is left to print goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     if _session.cache_info().currsize:
         _session()[1].dispose()
     atexit._run_exitfuncs()  # logging, temporary files, multiprocessing: what a normal exit runs
-    sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
 

@@ -55,12 +55,17 @@ def shot_basis(shot: Shot, bible: StyleBible) -> str:
     return hashlib.sha256(f"{shot.model_dump_json()}\n{bible.model_dump_json()}".encode()).hexdigest()[:16]
 
 
-def stale_shots(plan: FilmPlan, bible: StyleBible, records: list[ClipRecord] | list[ShotNarrationRecord]) -> list[str]:
+def stale_shots(
+    plan: FilmPlan, bible: StyleBible, records: list[ClipRecord | None] | list[ShotNarrationRecord | None]
+) -> list[str]:
     """The shots whose record was made for another version of the shot or style bible (a story edited since
-    they rendered), or whose clip starts from a clip the shot before it no longer has."""
+    they rendered), or whose clip starts from a clip the shot before it no longer has; a shot without a
+    record (None) is not stale but missing."""
     clips = {record.shot_key: record.video.digest for record in records if isinstance(record, ClipRecord)}
     stale = []
     for shot, record in zip(plan.shots, records, strict=True):
+        if record is None:
+            continue
         previous = plan.continued_from(shot)
         continues = getattr(record, "continues_clip", None)
         if record.made_for != shot_basis(shot, bible) or (

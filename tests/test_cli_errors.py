@@ -41,3 +41,23 @@ def test_out_naming_a_file_is_refused_before_rendering(tmp_path):
     assert line == f"filmgen: --out {taken}: is a file; give a folder for the finished MP4"
     assert taken.read_text(encoding="utf-8") == "not a folder"
     assert not (tmp_path / "home").exists() and not (tmp_path / "media").exists()
+
+
+@pytest.mark.parametrize("jobs", ["0", "-3"])
+def test_jobs_must_be_a_positive_number(tmp_path, jobs):
+    result = _filmgen(tmp_path, "render", str(EXAMPLE), "--jobs", jobs)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].endswith(f"argument --jobs: {jobs} is not a positive number of shots")
+    assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize("option", [["--profile", "studio"], ["--languages", "en"]])
+def test_a_manifest_render_refuses_a_profile_or_languages_of_its_own(tmp_path, option):
+    report = tmp_path / "film.report.json"
+    report.write_text("{}", encoding="utf-8")
+    result = _filmgen(tmp_path, "render", "--manifest", str(report), *option)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "render --manifest takes the report's profile and languages; drop --profile/--languages"
+    )
+    assert not (tmp_path / "home").exists()
