@@ -324,15 +324,13 @@ def _film_state(film_key: str):
 
 def status(film_key: str) -> int:
     """Print each shot's state and quality checks; exit 1 when any shot has no clip of its current version."""
-    from filmgen_dagster.domain import ClipRecord, FinalCutRecord, StyleBible
-    from filmgen_dagster.film_records import stale_shots
+    from filmgen_dagster.domain import ClipRecord, FinalCutRecord
     from filmgen_dagster.jobs import SHOT_ASSETS
 
     plan, statuses = _film_state(film_key)
     media = _session()[0].resources["media"]
     clips = [media.read_record("clip", shot.key, ClipRecord) for shot in plan.shots]
-    bible = media.read_record("style_bible", film_key, StyleBible)
-    stale = set(stale_shots(plan, bible, clips)) if bible else set()
+    stale = _stale_clips(plan, clips)
     print(f"{'shot':<40} " + " ".join(f"{asset:<15}" for asset in SHOT_ASSETS) + " quality")
     incomplete = 0
     for shot, clip in zip(plan.shots, clips):
@@ -356,6 +354,15 @@ def status(film_key: str) -> int:
     return 1 if incomplete else 0
 
 
+def _stale_clips(plan, clips: list) -> set[str]:
+    """The shots whose clip was made for an earlier version of them (``clips`` in plan order, None if none)."""
+    from filmgen_dagster.domain import StyleBible
+    from filmgen_dagster.film_records import stale_shots
+
+    bible = _session()[0].resources["media"].read_record("style_bible", plan.film_key, StyleBible)
+    return set(stale_shots(plan, bible, clips)) if bible else set()
+
+
 def _last_failure(shot_key: str) -> str:
     """Why the latest failed run of a shot failed, in one line."""
     import dagster as dg
@@ -377,17 +384,20 @@ def rerender(film_key: str, shot: str | None, failed: bool, out: Path, jobs: int
     """Render again just the chosen shots (one, or every shot without a good clip), then the film."""
     from dagster import AssetPartitionStatus
 
+    from filmgen_dagster.domain import ClipRecord
+
     plan, statuses = _film_state(film_key)
     known = [s.key for s in plan.shots]
     if shot is not None and shot not in known:
         raise UserInputError(f"shot {shot}: not a shot of {film_key}; `filmgen status {film_key}` lists them")
-    chosen = set(
-        [shot]
-        if shot
-        else [k for k in known if statuses["clip"].get(k) != AssetPartitionStatus.MATERIALIZED]
-        if failed
-        else known
-    )
+    if shot:
+        chosen = {shot}
+    elif failed:
+        media = _session()[0].resources["media"]
+        stale = _stale_clips(plan, [media.read_record("clip", key, ClipRecord) for key in known])
+        chosen = {k for k in known if statuses["clip"].get(k) != AssetPartitionStatus.MATERIALIZED or k in stale}
+    else:
+        chosen = set(known)
     # Continuations start from the shot before them: they follow it (unchanged ones are found by hash).
     for each in plan.shots:
         if (previous := plan.continued_from(each)) and previous.key in chosen:
@@ -430,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     rerender_cmd.add_argument("film", help="the film key, e.g. the-tide-clock")
     which = rerender_cmd.add_mutually_exclusive_group()
     which.add_argument("--shot", help="one shot key")
-    which.add_argument("--failed", action="store_true", help="every shot without a good clip")
+    which.add_argument("--failed", action="store_true", help="every shot without a good, current clip")
     for command in (render_cmd, rerender_cmd):
         command.add_argument("--out", type=Path, default=Path("out"), help="folder for the finished MP4")
         command.add_argument(

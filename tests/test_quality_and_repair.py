@@ -91,7 +91,7 @@ def status_rows(env: FilmEnv) -> tuple[int, dict[str, str], str]:
     return result.returncode, {line.split()[0]: line for line in lines if line.startswith(FILM)}, lines[-1]
 
 
-def test_status_says_the_cut_is_an_earlier_one_while_a_shot_is_failed_or_stale(tmp_path):
+def test_status_and_rerender_failed_see_failed_and_stale_shots(tmp_path):
     env = make_film_env(tmp_path)
     first = env.render(STORY)
     assert first.returncode == 0, first.stderr
@@ -119,3 +119,6 @@ def test_status_says_the_cut_is_an_earlier_one_while_a_shot_is_failed_or_stale(t
     assert code == 1 and rows[SECOND].endswith("stale: its story, style bible or the shot before it changed since")
     assert all("passed" in row for key, row in rows.items() if key != SECOND)
     assert final.endswith("(an earlier cut: 1 shot(s) not rendered as they are now)")
+    repaired = filmgen(env, "rerender", FILM, "--failed", "--out", str(env.out))
+    assert repaired.returncode == 0 and "re-rendering 1 of 3 shot(s)" in repaired.stderr
+    assert status_rows(env)[0] == 0
