@@ -343,7 +343,6 @@ class SpeechTake(BaseModel):
     language: LanguageCode
     audio: MediaRef | None = Field(description="None when the shot has no text in this language")
     duration_s: float
-    missing_text: bool = False
 
 
 class ShotNarrationRecord(BaseModel):

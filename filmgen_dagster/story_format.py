@@ -52,6 +52,7 @@ _TRANSITION = re.compile(r"^(?:[A-Z\s]+TO:|(?:FADE (?:IN|OUT)|(?:FADE|CUT) TO BL
 _BONEYARD_OR_NOTE = re.compile(r"/\*|\[\[")
 # A paragraph starting with this continues the shot before it (its clip starts on that shot's last frame).
 _CONTINUATION_MARK = re.compile(r"^\s*\[continuous\]\s*", re.IGNORECASE)
+_ANY_CONTINUATION_MARK = re.compile(r"\[continuous\]", re.IGNORECASE)
 _CONTINUOUS_SLUGLINE = re.compile(r"\bCONTINUOUS\s*$", re.IGNORECASE)
 PARAGRAPHS_PER_SCENE = 3
 
@@ -130,13 +131,19 @@ def _strip_continuation_marks(body: str, first_line: int, name: str) -> tuple[st
                 )
             marked.add(first_line + index)
             lines[index] = line[match.end() :]
+        # Mid-line it would be read aloud and subtitled as words.
+        if _ANY_CONTINUATION_MARK.search(lines[index]):
+            raise StoryError(
+                f"story {name}: line {first_line + index}: [continuous] must start a narration or action paragraph"
+            )
     return "\n".join(lines), marked
 
 
 def _mark_continuations(scenes: list[StoryScene], marked: set[int], name: str) -> None:
     blocks = {block.line: block for scene in scenes for block in scene.blocks}
     for line in sorted(marked):
-        if line not in blocks:
+        # A dialogue block starts on the line after its cue: a mark there sits inside the paragraph.
+        if line not in blocks or blocks[line].kind == "dialogue":
             raise StoryError(
                 f"story {name}: line {line}: [continuous] must start a narration or action paragraph"
             )
@@ -531,7 +538,8 @@ def _unique_characters(name: str, characters: dict) -> dict[str, str]:
         other = folded.setdefault(unicodedata.normalize("NFKC", character).casefold(), str(raw))
         if other != str(raw):
             raise StoryError(
-                f"story {name}: characters {other!r} and {str(raw)!r} differ only in case or spacing; rename one"
+                f"story {name}: characters {other!r} and {str(raw)!r} differ only in case, width or spacing; "
+                "rename one"
             )
         cleaned[character] = _front_text(description, f"characters.{character}", name)
     return cleaned

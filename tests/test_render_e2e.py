@@ -312,3 +312,25 @@ def test_a_story_told_in_hindi_is_a_hindi_film(tmp_path):
     assert "1 line(s) have no en text and are silent in that track" in result.stderr
     manifest = FilmManifest.model_validate_json(next(english.out.glob("*.report.json")).read_text())
     assert list(manifest.missing_lines) == ["en"] and "सीता ने" in manifest.missing_lines["en"][0]
+
+
+def test_a_line_without_english_is_listed_and_silent_though_its_shot_speaks_english(tmp_path):
+    """One shot: Priya's line in both languages, then Sita's in Hindi alone. That line, not the shot, has no
+    English: the report lists it by its own story line, and the English track and subtitles leave it out."""
+    story = tmp_path / "wait.fountain"
+    story.write_text(
+        "Title: Wait\n\nINT. KITCHEN - NIGHT\n\nPRIYA, a young cook, fans the coals.\n\n"
+        "PRIYA\nThe rain is coming.\n[hi] बारिश आ रही है।\n\n@सीता\nरुको!\n",
+        encoding="utf-8",
+    )
+    env = make_film_env(tmp_path / "env")
+    result = env.render(story)
+    assert result.returncode == 0, result.stderr
+    assert "1 line(s) have no en text and are silent in that track" in result.stderr
+    report = json.loads((env.out / "wait.report.json").read_text(encoding="utf-8"))
+    assert [len(scene["shots"]) for scene in report["plan"]["scenes"]] == [1]
+    assert report["missing_lines"] == {"en": ["line 12: रुको!"]}
+    mp4 = Path(result.stdout.strip().splitlines()[-1])
+    english, hindi = extract_subtitles(mp4, 0), extract_subtitles(mp4, 1)
+    assert "The rain is coming." in english and "रुको" not in english
+    assert "रुको!" in hindi

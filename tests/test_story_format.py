@@ -287,3 +287,25 @@ def test_lines_of_many_spaces_parse_in_linear_time(tmp_path):
     script = f"EXT. A{spaces}x #1#\n\nA{spaces}b\nc\n\n@A{spaces}b\nc\n\n> a{spaces}b <\n"
     assert len(load_story(write(tmp_path, "s.fountain", script)).scenes[0].blocks) == 3
     assert load_story(write(tmp_path, "h.md", f"# a{spaces}b\n\nText.\n")).scenes[0].heading == "a b"
+
+
+def test_a_continuation_mark_anywhere_but_the_start_of_a_paragraph_is_rejected(tmp_path):
+    """Mid-line the mark would be spoken and subtitled; on a dialogue line it sits inside its cue's paragraph."""
+    for name, text, line in (
+        ("mid.txt", "Home\n\nMira left the market.\n\nMira walked home. [continuous] She ran.\n", 5),
+        ("twice.md", "# One\n\nA door opens.\n\n[continuous] A hand. [CONTINUOUS] A wrist.\n", 5),
+        ("heading.md", "# One [continuous]\n\nA door opens.\n", 1),
+        ("said.fountain", "INT. HALL - DAY\n\nA door opens.\n\nPRIYA\n[continuous] Hello there.\n", 6),
+    ):
+        with pytest.raises(StoryError) as error:
+            load_story(write(tmp_path, name, text))
+        assert str(error.value) == (
+            f"story {name}: line {line}: [continuous] must start a narration or action paragraph"
+        )
+
+
+def test_character_names_that_differ_only_in_width_are_rejected_as_twins(tmp_path):
+    front = "---\ncharacters:\n  Mira: a girl\n  Ｍｉｒａ: another girl\n---\n"
+    story = write(tmp_path, "w.md", f"{front}\nMira waves.\n")
+    with pytest.raises(StoryError, match="characters 'Mira' and 'Ｍｉｒａ' differ only in case, width or spacing"):
+        load_story(story)

@@ -1,5 +1,4 @@
 from functools import partial
-from itertools import groupby
 
 import dagster as dg
 
@@ -39,12 +38,7 @@ def narration(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
             write_wav_blocks(tmp / f"{language}.wav", timeline_blocks(segments, start))
             _, speech_ratio = wav_levels(tmp / f"{language}.wav")
             tracks[language] = media.put_file(tmp / f"{language}.wav")
-        missing[language] = [
-            entry
-            for shot, record in zip(plan.shots, takes)
-            if record.takes[language].missing_text
-            for entry in _untold(shot, language)
-        ]
+        missing[language] = _untold(plan.shots, language)
         metadata[f"{language}_path"] = media.path_metadata(tracks[language])
         metadata[f"{language}_speech_ratio"] = round(speech_ratio, 3)
         metadata[f"{language}_lines_without_text"] = len(missing[language])
@@ -67,8 +61,17 @@ def narration(context: dg.AssetExecutionContext, media: MediaStore) -> dg.Materi
     )
 
 
-def _untold(shot: Shot, language: str) -> list[str]:
-    """What a shot says in another language but not in ``language``: one entry per story line it comes from."""
-    told = next((lines for other, lines in shot.narration.items() if other != language and lines), [])
-    by_line = groupby(told, key=lambda spoken: spoken.line or shot.source_line)
-    return [f"line {line}: {' '.join(spoken.text for spoken in said)[:80]}" for line, said in by_line]
+def _untold(shots: list[Shot], language: str) -> list[str]:
+    """The story lines shots speak in another language but not in ``language``, silent where those shots play
+    in its track: one entry per line, by its number and the words left unsaid."""
+    untold: dict[int, list[str]] = {}
+    for shot in shots:
+        told = {spoken.line for spoken in shot.narration.get(language, [])}
+        other = next((lines for code, lines in shot.narration.items() if code != language and lines), [])
+        for spoken in other:
+            # A line of unknown origin (the LLM planner does not say which story line it tells) matches no
+            # other: a shot that speaks in ``language`` at all is taken to tell it.
+            origins_known = None not in told and spoken.line is not None
+            if not told or (origins_known and spoken.line not in told):
+                untold.setdefault(spoken.line or shot.source_line, []).append(spoken.text)
+    return [f"line {line}: {' '.join(words)[:80]}" for line, words in untold.items()]

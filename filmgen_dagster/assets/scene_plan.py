@@ -1,7 +1,7 @@
 import dagster as dg
 
 from filmgen_dagster.backends.base import TranslatorBackend
-from filmgen_dagster.domain import FilmPlan, NarrationLine, Shot, Story
+from filmgen_dagster.domain import FilmPlan, Shot, Story
 from filmgen_dagster.film_records import registration, require
 from filmgen_dagster.partitions import films
 from filmgen_dagster.resources.media_store import MediaStore
@@ -100,8 +100,9 @@ def _translate_missing(plan: FilmPlan, translator: _TranslatedOnce) -> int:
                 continue
             texts = iter(translator.translate([line.text for line in lines], source, target))
             for shot in shots:
+                # A translation keeps its speaker and the story line it tells.
                 shot.narration[target] = [
-                    NarrationLine(text=next(texts), speaker=line.speaker, machine_translated=True)
+                    line.model_copy(update={"text": next(texts), "machine_translated": True})
                     for line in shot.narration[source]
                 ]
             count += len(lines)

@@ -48,9 +48,7 @@ def _shot_narration(
     for language in plan.languages:
         lines = shot.narration.get(language, [])
         if not lines:
-            takes[language] = SpeechTake(
-                language=language, audio=None, duration_s=0.0, missing_text=bool(shot.narration)
-            )
+            takes[language] = SpeechTake(language=language, audio=None, duration_s=0.0)
             continue
         voiced = [
             (line.text, (c.voice if (c := bible.character(line.speaker or "")) else None), line.speaker)
