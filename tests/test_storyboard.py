@@ -78,7 +78,7 @@ def pixels(image: Image.Image) -> np.ndarray:
 
 def test_is_an_image_backend(board: StoryboardImage) -> None:
     assert isinstance(board, ImageBackend)
-    assert (board.backend_id, board.model_id) == ("storyboard", "filmgen-storyboard-v6")
+    assert (board.backend_id, board.model_id) == ("storyboard", "filmgen-storyboard-v7")
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (640, 360), (512, 512), (200, 120)])

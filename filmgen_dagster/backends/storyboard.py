@@ -3,12 +3,17 @@
 The panel shows what the shot *is* (framing, who is in it, how the camera moves, the action caption)
 rather than what it looks like, so it is honest as an animatic and needs no model, GPU or network.
 All randomness comes from ``prompt.seed``, so a prompt always renders the same image.
+
+Each part keeps a box of what it drew (a ``PanelLayout``), so that what is placed later goes where it
+covers least: props on the ground clear of the figures and each other, the camera's notes clear of faces,
+props and names.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFilter
@@ -220,6 +225,89 @@ def _draw_speech_bubble(
         draw.ellipse([cx - dot, cy - dot, cx + dot, cy + dot], fill=ink)
 
 
+Box = tuple[float, float, float, float]  # left, top, right, bottom in pixels
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """The area two boxes share."""
+    w, h = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _union(a: Box, b: Box) -> Box:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def _least_covering(options: list[list[Box]], obstacles: list[tuple[Box, float]]) -> int:
+    """The first of ``options`` (each the boxes one placement would fill) covering the least of the
+    ``obstacles``, each (box, how much covering it costs per pixel)."""
+    best, least = 0, float("inf")
+    for index, option in enumerate(options):
+        cost = sum(cost * _overlap(box, taken) for box in option for taken, cost in obstacles)
+        if cost == 0:  # the usual case: no need to weigh the rest
+            return index
+        if cost < least:
+            best, least = index, cost
+    return best
+
+
+def _grown(box: Box, by: float) -> Box:
+    return box[0] - by, box[1] - by, box[2] + by, box[3] + by
+
+
+def _moved(box: Box, dx: float, dy: float) -> Box:
+    return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy
+
+
+def _kept_inside(box: Box, frame: Box) -> tuple[float, float]:
+    """The least shift (dx, dy) that brings ``box`` inside ``frame`` (it fits: things are smaller than it)."""
+    dx = max(frame[0] - box[0], 0.0) + min(frame[2] - box[2], 0.0)
+    dy = max(frame[1] - box[1], 0.0) + min(frame[3] - box[3], 0.0)
+    return dx, dy
+
+
+# What covering each kind of thing costs a camera note: faces, props and words must stay readable; a body
+# or the scenery may sit under an arrow when nowhere is clear.
+COVER_COSTS = {"faces": 20.0, "props": 20.0, "held": 20.0, "tags": 10.0, "figures": 1.0, "scenery": 1.0}
+
+
+@dataclass
+class PanelLayout:
+    """Where a panel put what it drew, as boxes in pixels: what later parts (props on the ground, then the
+    camera's notes) keep clear of. ``StoryboardImage.draw_keyframe`` gives it in the keyframe's pixels."""
+
+    faces: list[Box] = field(default_factory=list)  # heads, with a hat's brim and a scarf
+    figures: list[Box] = field(default_factory=list)  # whole figures, face to feet or the frame's edge
+    props: list[tuple[Prop, Box]] = field(default_factory=list)  # nobody holds them; a room's hanging lamp
+    held: list[tuple[Prop, Box]] = field(default_factory=list)
+    tags: list[Box] = field(default_factory=list)  # name tags and speech balloons
+    scenery: list[Box] = field(default_factory=list)  # the sun or moon, a tower, a window
+    camera_notes: list[Box] = field(default_factory=list)  # the camera move's label and arrows
+
+    def obstacles(self) -> list[tuple[Box, float]]:
+        """Everything drawn so far, each with what covering it costs."""
+        boxes = {
+            "faces": self.faces,
+            "figures": self.figures,
+            "props": [box for _, box in self.props],
+            "held": [box for _, box in self.held],
+            "tags": self.tags,
+            "scenery": self.scenery,
+        }
+        return [(box, COVER_COSTS[kind]) for kind, kind_boxes in boxes.items() for box in kind_boxes]
+
+    def moved(self, dx: float, dy: float) -> PanelLayout:
+        return PanelLayout(
+            faces=[_moved(box, dx, dy) for box in self.faces],
+            figures=[_moved(box, dx, dy) for box in self.figures],
+            props=[(kind, _moved(box, dx, dy)) for kind, box in self.props],
+            held=[(kind, _moved(box, dx, dy)) for kind, box in self.held],
+            tags=[_moved(box, dx, dy) for box in self.tags],
+            scenery=[_moved(box, dx, dy) for box in self.scenery],
+            camera_notes=[_moved(box, dx, dy) for box in self.camera_notes],
+        )
+
+
 @dataclass
 class _Scenery:
     """A panel being drawn, with what every part of its scenery draws with."""
@@ -234,10 +322,17 @@ class _Scenery:
     paper: RGB
     lamps_lit: bool
     rng: random.Random
+    layout: PanelLayout = field(default_factory=PanelLayout)
 
     @property
     def size(self) -> tuple[int, int]:
         return self.panel.size
+
+    @property
+    def safe_area(self) -> Box:
+        """The action-safe area: what must be seen stays inside it, clear of the frame's edge."""
+        pw, ph = self.size
+        return pw * 0.05, ph * 0.05, pw * 0.95, ph * 0.95
 
 
 def _draw_sky(scene: _Scenery, setting: Setting) -> None:
@@ -262,11 +357,14 @@ def _draw_sky(scene: _Scenery, setting: Setting) -> None:
         # A disc of the sky's own colour cuts the moon to a crescent.
         behind = _mix(sky[0], sky[1], y / horizon)
         draw.ellipse([x - r * 0.55, y - r * 1.1, x + r * 1.55, y + r * 0.9], fill=behind)
+        scene.layout.scenery.append((x - r, y - r, x + r, y + r))
     elif setting.time_of_day in (TimeOfDay.dawn, TimeOfDay.dusk):
         draw.pieslice([x - r, horizon - r, x + r, horizon + r], 180, 360, fill=_mix(light, LOW_SUN, 0.6))
+        scene.layout.scenery.append((x - r, horizon - r, x + r, horizon))
     else:
         y = horizon * rng.uniform(0.2, 0.6)
         draw.ellipse([x - r, y - r, x + r, y + r], fill=light)
+        scene.layout.scenery.append((x - r, y - r, x + r, y + r))
 
 
 def _draw_places(scene: _Scenery, places: list[Place]) -> int:
@@ -354,6 +452,7 @@ def _draw_tower(scene: _Scenery) -> None:
     draw.rectangle(lamp, fill=LAMPLIGHT if scene.lamps_lit else _mix(shade, scene.light, 0.5))
     draw.polygon([(x - top * 1.2, lamp[1]), (x, lamp[1] - ph * 0.03), (x + top * 1.2, lamp[1])], fill=shade)
     draw.line([(x - top * 1.4, crown), (x + top * 1.4, crown)], fill=shade, width=max(1, round(ph / 200)))
+    scene.layout.scenery.append((x - base, lamp[1] - ph * 0.03, x + base, horizon))
 
 
 def _draw_room(scene: _Scenery, setting: Setting) -> None:
@@ -373,12 +472,15 @@ def _draw_room(scene: _Scenery, setting: Setting) -> None:
     draw.line([(wx + ww / 2, wy), (wx + ww / 2, wy + wh)], fill=frame, width=bar // 2 or 1)
     draw.line([(wx, wy + wh / 2), (wx + ww, wy + wh / 2)], fill=frame, width=bar // 2 or 1)
     draw.rectangle([wx - bar * 2, wy + wh, wx + ww + bar * 2, wy + wh + bar * 2], fill=frame)
+    scene.layout.scenery.append((wx - bar * 2, wy, wx + ww + bar * 2, wy + wh + bar * 2))
     if scene.lamps_lit:
-        lx = pw * rng.uniform(0.2, 0.32)  # clear of the camera note in the centre
+        lx = pw * rng.uniform(0.2, 0.32)  # clear of the window
         glow = ph * 0.09
-        draw.ellipse([lx - glow, ph * 0.16 - glow, lx + glow, ph * 0.16 + glow], fill=_mix(paper, LAMPLIGHT, 0.5))
+        lamp = (lx - glow, ph * 0.16 - glow, lx + glow, ph * 0.16 + glow)
+        draw.ellipse(lamp, fill=_mix(paper, LAMPLIGHT, 0.5))
         draw.line([(lx, 0), (lx, ph * 0.12)], fill=frame, width=max(1, bar // 2))
         draw.polygon([(lx - ph * 0.05, ph * 0.17), (lx, ph * 0.11), (lx + ph * 0.05, ph * 0.17)], fill=frame)
+        scene.layout.props.append((Prop.lantern, lamp))
 
 
 def _draw_weather(scene: _Scenery, box: tuple[int, int, int, int], weather: Weather | None) -> None:
@@ -552,6 +654,7 @@ def _birds(scene: _Scenery, person: float) -> None:
     for _ in range(scene.rng.randint(3, 5)):
         bx, by, w = pw * scene.rng.uniform(0.1, 0.9), scene.horizon * scene.rng.uniform(0.1, 0.45), person * 0.13
         scene.draw.line([(bx - w, by - w * 0.4), (bx, by), (bx + w, by - w * 0.4)], fill=scene.ink, width=width)
+        scene.layout.props.append((Prop.bird, (bx - w, by - w * 0.4 - width, bx + w, by + width)))
 
 
 def _bridge(scene: _Scenery, person: float) -> None:
@@ -563,10 +666,12 @@ def _bridge(scene: _Scenery, person: float) -> None:
     stone = _mix(scene.shade, scene.paper, 0.25)
     draw.rectangle([x0, deck, x1, deck + thick], fill=stone)
     draw.arc([x0, deck, x1, scene.horizon + (scene.horizon - deck)], 180, 360, fill=stone, width=thick)
+    rail, rail_y = max(1, thick // 3), deck - person * 0.12
     for k in range(9):  # the railing's posts
         px = x0 + (x1 - x0) * k / 8
-        draw.line([(px, deck), (px, deck - person * 0.12)], fill=stone, width=max(1, thick // 3))
-    draw.line([(x0, deck - person * 0.12), (x1, deck - person * 0.12)], fill=stone, width=max(1, thick // 3))
+        draw.line([(px, deck), (px, rail_y)], fill=stone, width=rail)
+    draw.line([(x0, rail_y), (x1, rail_y)], fill=stone, width=rail)
+    scene.layout.props.append((Prop.bridge, (x0 - rail, rail_y - rail, x1 + rail, scene.horizon)))
 
 
 PROP_DRAWINGS = {
@@ -583,7 +688,55 @@ PROP_DRAWINGS = {
 }
 
 
+# Each drawing's bounds around the point it stands on, in shares of the ``person`` it is drawn for: left,
+# top, right, bottom (a lantern's glow reaches below its foot).
+PROP_BOUNDS: dict[Prop, Box] = {
+    Prop.boat: (-0.45, -0.52, 0.45, 0.0),
+    Prop.clock: (-0.2, -0.95, 0.2, 0.0),
+    Prop.lantern: (-0.165, -0.245, 0.165, 0.085),
+    Prop.key: (-0.04, -0.14, 0.04, 0.0),
+    Prop.book: (-0.11, -0.1, 0.11, 0.015),
+    Prop.umbrella: (-0.35, -0.625, 0.35, 0.0),
+    Prop.candle: (-0.075, -0.24, 0.075, 0.0),
+    Prop.bicycle: (-0.415, -0.47, 0.415, 0.0),
+    Prop.car: (-0.7, -0.5, 0.7, 0.0),
+    Prop.dog: (-0.29, -0.35, 0.29, 0.0),
+}
 SMALL_PROPS = frozenset({Prop.key, Prop.book, Prop.candle, Prop.lantern})
+# Places along the width to try once the preferred ones are taken.
+EVEN_PLACES = [k / 20 for k in range(1, 20)]
+
+
+def _prop_box(kind: Prop, x: float, y: float, person: float) -> Box:
+    left, top, right, bottom = PROP_BOUNDS[kind]
+    return x + left * person, y + top * person, x + right * person, y + bottom * person
+
+
+def _draw_prop(scene: _Scenery, kind: Prop, x: float, y: float, person: float) -> None:
+    """A prop nobody holds, standing on (x, y), kept in the layout for what is drawn after it."""
+    PROP_DRAWINGS[kind](scene, x, y, person)
+    scene.layout.props.append((kind, _prop_box(kind, x, y, person)))
+
+
+def _ground_scale(kind: Prop) -> float:
+    """A prop's size on the ground, as a share of a person's height there: small things larger than life,
+    as in a hand; a boat out of the water can only be a toy or a paper one."""
+    return 1.5 if kind in SMALL_PROPS else 0.3 if kind is Prop.boat else 1.0
+
+
+def _free_place(
+    scene: _Scenery, preferred: list[float], box_at: Callable[[float], Box], obstacles: list[tuple[Box, float]]
+) -> float:
+    """The x where a prop (``box_at(x)``: the box it fills there) covers the least of the ``obstacles``: of
+    the ``preferred`` places (shares of the width) first, then of evenly spread ones; each moved in from the
+    safe area's sides."""
+    pw = scene.size[0]
+    left, _, right, _ = scene.safe_area
+    xs = []
+    for share in (*preferred, *EVEN_PLACES):
+        box = box_at(pw * share)
+        xs.append(pw * share + max(left - box[0], 0.0) + min(right - box[2], 0.0))
+    return xs[_least_covering([[box_at(x)] for x in xs], obstacles)]
 
 
 def _draw_props(
@@ -591,16 +744,19 @@ def _draw_props(
 ) -> None:
     """Props nobody in frame holds: birds in the sky, a bridge across the distance, lanterns hung above,
     a wall clock indoors, a boat on the water; the rest on the ground, clear of the figures (``taken``:
-    their x as shares of the width). A close-up with nobody in it is an insert of the first prop."""
-    (pw, ph), rng = scene.size, scene.rng
+    their x as shares of the width) and of each other. A close-up with nobody in it is an insert of the
+    first prop."""
+    (pw, ph), rng, layout = scene.size, scene.rng, scene.layout
     if framing is Framing.close:
         if props and not taken:
             kind = props[0]
             person = ph * 0.85
             if kind is Prop.clock:
-                _clock_face(scene, pw / 2, ph / 2, ph * 0.36, person)
+                r = ph * 0.36
+                _clock_face(scene, pw / 2, ph / 2, r, person)
+                layout.props.append((kind, (pw / 2 - r, ph / 2 - r, pw / 2 + r, ph / 2 + r)))
             elif kind in PROP_DRAWINGS:
-                PROP_DRAWINGS[kind](scene, pw / 2, ph * 0.95, person * (2.5 if kind in SMALL_PROPS else 1.0))
+                _draw_prop(scene, kind, pw / 2, ph * 0.95, person * (2.5 if kind in SMALL_PROPS else 1.0))
             elif kind is Prop.bird:
                 _birds(scene, person)
             else:
@@ -609,48 +765,58 @@ def _draw_props(
     person = ph * (0.3 if framing is Framing.wide else 0.5)
     ground = min(ph * 0.97, stand + ph * 0.08 if framing is Framing.wide else stand + (ph - stand) * 0.6)
     gap = 0.14 if framing is Framing.wide else 0.22
-    free = ground_places(rng, taken, gap)
-    for kind in props:
-        if kind is Prop.bird:
-            if not indoors:
-                _birds(scene, person)
-        elif kind is Prop.bridge:
-            if not indoors:
-                _bridge(scene, person)
-        elif kind is Prop.lantern and not indoors:
+    preferred = ground_places(rng, taken, gap)
+    if not indoors:  # the sky and the distance first, behind whatever stands nearer
+        if Prop.bird in props:
+            _birds(scene, person)
+        if Prop.bridge in props:
+            _bridge(scene, person)
+        if Prop.lantern in props:
             for k in (0.2, 0.5, 0.8):  # hung on a line across the top
-                lx = pw * (k + rng.uniform(-0.04, 0.04))
+                lx, foot = pw * (k + rng.uniform(-0.04, 0.04)), ph * 0.12 + person * 0.18
                 scene.draw.line([(lx, 0), (lx, ph * 0.12)], fill=scene.ink, width=max(1, round(ph / 300)))
-                _lantern(scene, lx, ph * 0.12 + person * 0.18, person)
-        elif kind is Prop.clock and indoors:
-            _clock_face(scene, pw * free.pop(0), scene.horizon * 0.35, ph * 0.07, person)
-        elif kind is Prop.boat and stand > scene.horizon:  # on the sea, short of the shore
-            _boat(scene, pw * free.pop(0), scene.horizon + (stand - scene.horizon) * 0.8, person * 0.6)
-        else:  # small things larger than life, as on a held prop
-            PROP_DRAWINGS[kind](scene, pw * free.pop(0), ground, person * (1.5 if kind in SMALL_PROPS else 1.0))
+                _lantern(scene, lx, foot, person)
+                cord = (lx, 0.0, lx, foot)
+                layout.props.append((Prop.lantern, _union(_prop_box(Prop.lantern, lx, foot, person), cord)))
+
+    def footing(kind: Prop) -> tuple[float, float]:
+        """Where a prop stands, and the person it is sized by."""
+        if kind is Prop.boat and stand > scene.horizon:  # on the sea, short of the shore
+            return scene.horizon + (stand - scene.horizon) * 0.8, person * 0.6
+        return ground, person * _ground_scale(kind)
+
+    # What stands nearer keeps clear of the figures, of what they hold and say, and of each other; in a room,
+    # of the window and the lamp on the wall too. A tower or a bridge stands behind it, in the distance.
+    near = [*layout.figures, *(box for _, box in layout.held), *layout.tags]
+    if indoors:
+        near += [*layout.scenery, *(box for _, box in layout.props)]
+    obstacles = [(box, 1.0) for box in near]
+
+    def width(kind: Prop) -> float:
+        left, _, right, _ = PROP_BOUNDS[kind]
+        return (right - left) * footing(kind)[1]
+
+    standing = [kind for kind in props if kind in PROP_DRAWINGS and (indoors or kind is not Prop.lantern)]
+    for kind in sorted(standing, key=width, reverse=True):  # the widest first, while there is most room
+        if kind is Prop.clock and indoors:  # on the wall
+            r, cy = ph * 0.07, scene.horizon * 0.35
+            x = _free_place(scene, preferred, lambda x: (x - r, cy - r, x + r, cy + r), obstacles)
+            _clock_face(scene, x, cy, r, person)
+            layout.props.append((kind, (x - r, cy - r, x + r, cy + r)))
+        else:
+            y, size = footing(kind)
+            x = _free_place(scene, preferred, lambda x: _prop_box(kind, x, y, size), obstacles)
+            _draw_prop(scene, kind, x, y, size)
+        obstacles.append((layout.props[-1][1], 1.0))
 
 
 def ground_places(rng: random.Random, taken: list[float], gap: float) -> list[float]:
-    """Where props on the ground go, as shares of the width, one place each: those more than ``gap`` from
-    every figure (``taken``) first; then, for more props than clear places, where they overlap the
-    figures least."""
+    """Where props on the ground would rather go, as shares of the width, one place each: those more than
+    ``gap`` from every figure (``taken``) first; then, for more props than clear places, where they overlap
+    the figures least."""
     slots = [x + rng.uniform(-0.03, 0.03) for x in (0.68, 0.86, 0.14, 0.5, 0.32)]
     clear = [x for x in slots if all(abs(x - t) > gap for t in taken)]
     return clear + sorted((x for x in slots if x not in clear), key=lambda x: -min(abs(x - t) for t in taken))
-
-
-def _draw_held(scene: _Scenery, props: list[Prop], hands: list[tuple[float, float]], person: float) -> None:
-    """Props in a figure's hands, one a hand (x, y: where the hand is); drawn larger than life, as a
-    storyboard would, so a key still reads in a wide shot."""
-    person *= 1.5
-    for kind, (x, y) in zip(props, hands):
-        if kind is Prop.umbrella:
-            _umbrella(scene, x, y, person)
-        elif kind is Prop.lantern:
-            scene.draw.line([(x, y), (x, y + person * 0.03)], fill=scene.ink, width=max(1, round(person / 80)))
-            _lantern(scene, x, y + person * 0.03 + person * 0.18, person)
-        else:
-            PROP_DRAWINGS[kind](scene, x, y + person * 0.05, person)
 
 
 EXTRA_COLOUR = "#948b7e"  # someone without a name: a quiet warm grey, unless their words give a colour
@@ -667,16 +833,253 @@ def _extras(extra: Extra) -> list[CharacterSheet]:
     ]
 
 
+@dataclass
+class _Figure:
+    """Where a character stands in the panel, worked out before anything is drawn so that props keep clear
+    of them."""
+
+    character: CharacterSheet
+    cx: float
+    head_cy: float
+    head_r: float
+    body: Box
+    feet: float | None  # a wide shot's full figure stands on its feet; nearer ones are cut by the frame
+    label_y: float
+    person: float  # a person's height at the figure's scale
+    hands: list[tuple[float, float]]  # the right, then the left
+    balloon: tuple[float, float, float, int] | None  # a speaker's: x, y, radius, side
+
+    @property
+    def face(self) -> Box:
+        r = self.head_r  # wide enough for a hat's brim, down to a scarf
+        return self.cx - r * 1.2, self.head_cy - r * 1.1, self.cx + r * 1.2, self.head_cy + r * 1.35
+
+
+def _balloon_box(x: float, y: float, r: float, side: int) -> Box:
+    """What ``_draw_speech_bubble`` fills."""
+    left, right = sorted([x - side * r * 0.15, x + side * r * 2.0])
+    return left, y - r * 1.3, right, y + r * 0.2
+
+
+def _place_figures(
+    scene: _Scenery, ground: int, prompt: ShotPrompt, shown: list[tuple[float, CharacterSheet]]
+) -> list[_Figure]:
+    """The characters in frame (x as a share of the width), kept in the layout: their faces, and each whole
+    figure within the panel."""
+    (pw, ph), framing = scene.size, prompt.framing
+    figures = []
+    for fx, character in shown:
+        cx = pw * fx
+        feet = None
+        if framing is Framing.wide:  # small full body standing on the ground, name at the feet
+            fh = ph * 0.3 * character.look.stature
+            feet = ground + ph * 0.08
+            head_r = fh * 0.11
+            head_cy = feet - fh + head_r
+            body = (cx - fh * 0.14, head_cy + head_r * 1.1, cx + fh * 0.14, feet - fh * 0.38)
+            label_y = feet + ph * 0.015
+            person, hand_y, reach = fh, (body[1] + body[3]) / 2, fh * 0.24
+        else:  # waist-up (medium) or head and shoulders (close), cut by the frame; name on the chest
+            head_r = ph * (0.1 if framing is Framing.medium else 0.2)
+            head_cy = ph * (0.38 if framing is Framing.medium else 0.42)
+            half = head_r * (2.0 if framing is Framing.medium else 2.3)
+            body = (cx - half, head_cy + head_r * 1.0, cx + half, ph + head_r * 3)
+            label_y = head_cy + head_r * 1.6
+            # Held at the body's side, below the chest: in front of the name tag, it would hide it.
+            person, hand_y, reach = head_r * 7, head_cy + head_r * 2.6, half * 0.85
+        balloon = None
+        if character.name in prompt.speakers:
+            # On the side away from the middle, where the camera's label would rather sit.
+            side = 1 if cx >= pw / 2 else -1
+            bubble_r = min(max(head_r * 0.6, ph * 0.035), ph * 0.07)
+            balloon = (cx + side * head_r * 0.9, head_cy - head_r * 0.8, bubble_r, side)
+        hands = [(cx + reach, hand_y), (cx - reach, hand_y)]
+        figure = _Figure(character, cx, head_cy, head_r, body, feet, label_y, person, hands, balloon)
+        figures.append(figure)
+        scene.layout.faces.append(figure.face)
+        left, top, right, _ = _union(figure.face, body)
+        scene.layout.figures.append((left, top, right, ph if feet is None else feet))
+        if balloon:
+            scene.layout.tags.append(_balloon_box(*balloon))
+    return figures
+
+
+# What a figure holds is sized by its height times this: larger than life in a wide shot, so a key still
+# reads there.
+HELD_SCALE = {Framing.wide: 1.5, Framing.medium: 1.0}
+
+
+@dataclass
+class _Held:
+    """A prop in a figure's hand, sized for ``person``."""
+
+    kind: Prop
+    hand: tuple[float, float]
+    person: float
+
+
+def _held_foot(kind: Prop, hand: tuple[float, float], person: float) -> tuple[float, float]:
+    """Where a held prop's drawing stands: an umbrella on its handle's end, a lantern hanging below the
+    hand, anything else just under the fingers."""
+    x, y = hand
+    if kind is Prop.umbrella:
+        return x, y
+    return x, y + person * (0.21 if kind is Prop.lantern else 0.05)
+
+
+def _place_held(scene: _Scenery, figure: _Figure, kinds: list[Prop], framing: Framing) -> list[_Held]:
+    """The props in a figure's hands, the first in the right one. Each keeps to the safe area and clear of
+    every face, moving down and away from the body as little as it takes (an umbrella is held over the
+    head, so only kept in frame)."""
+    if not kinds:
+        return []
+    person = figure.person * HELD_SCALE[framing]
+    faces = [(face, 1.0) for face in scene.layout.faces]
+    held = []
+    for kind, (hx, hy), outward in zip(kinds, figure.hands, (1, -1)):
+        options: list[tuple[tuple[float, float], Box]] = []
+        for dx, dy in ((0.0, 0.0), (0.0, 0.1), (0.0, 0.2), (0.15, 0.0), (0.15, 0.1), (0.15, 0.2)):
+            hand = (hx + outward * dx * person, hy + dy * person)
+            box = _prop_box(kind, *_held_foot(kind, hand, person), person)
+            shift = _kept_inside(box, scene.safe_area)
+            options.append(((hand[0] + shift[0], hand[1] + shift[1]), _moved(box, *shift)))
+        best = 0 if kind is Prop.umbrella else _least_covering([[box] for _, box in options], faces)
+        hand, box = options[best]
+        scene.layout.held.append((kind, box))
+        held.append(_Held(kind, hand, person))
+    return held
+
+
+def _draw_held(scene: _Scenery, held: list[_Held]) -> None:
+    for prop in held:
+        (x, y), person = prop.hand, prop.person
+        foot = _held_foot(prop.kind, prop.hand, person)
+        if prop.kind is Prop.lantern:  # its handle in the hand
+            scene.draw.line([(x, y), (x, foot[1] - person * 0.18)], fill=scene.ink, width=max(1, round(person / 80)))
+        PROP_DRAWINGS[prop.kind](scene, *foot, person)
+
+
+def _draw_figure(scene: _Scenery, figure: _Figure, held: list[_Held], name_width: float) -> None:
+    """A character with what they hold, their balloon if they speak, and their name (``name_width`` at most)."""
+    ph, draw, ink, paper = scene.size[1], scene.draw, scene.ink, scene.paper
+    outline = max(1, round(ph / 250))
+    character, cx, body = figure.character, figure.cx, figure.body
+    colour = _rgb(character.colour)
+    if figure.feet is not None:
+        fh = figure.person
+        for side in (-1, 1):
+            leg = [(cx + side * fh * 0.06, body[3]), (cx + side * fh * 0.09, figure.feet)]
+            draw.line(leg, fill=ink, width=outline * 3)
+    draw.rounded_rectangle(body, radius=(body[2] - body[0]) * 0.3, fill=colour, outline=ink, width=outline)
+    _draw_head(draw, cx, figure.head_cy, figure.head_r, character.look, colour, ink, paper, outline)
+    _draw_held(scene, held)
+    if figure.balloon:
+        x, y, r, side = figure.balloon
+        _draw_speech_bubble(draw, x, y, r, ink, paper, side)
+    if not character.name:  # one of a group whose first member carries the label
+        return
+    label_font = typeface(max(9, round(ph * 0.04)))
+    name = label_font.fit(character.name, name_width)
+    tw = label_font.length(name)
+    pad = label_font.size * 0.25
+    label_y = min(figure.label_y, ph - label_font.size - 2 * pad)
+    tag = (cx - tw / 2 - pad, label_y - pad, cx + tw / 2 + pad, label_y + label_font.size + pad)
+    draw.rectangle(tag, fill=paper, outline=ink)
+    label_font.draw(draw, (cx - tw / 2, label_y), name, ink)
+    scene.layout.tags.append(tag)
+
+
+CAMERA_RED: RGB = (200, 40, 40)  # storyboard convention: camera notes in red
+
+
+def _arrow_box(start: tuple[float, float], end: tuple[float, float], width: int) -> Box:
+    """What ``_arrow`` fills: its line, and its head's wings either side of it (they stop short of its tip)."""
+    (x0, y0), (x1, y1) = start, end
+    length = max(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5, 1e-6)
+    spread = width * 2.4  # the wings' reach across the line
+    dx, dy = abs(y1 - y0) / length * spread, abs(x1 - x0) / length * spread
+    return min(x0, x1) - dx, min(y0, y1) - dy, max(x0, x1) + dx, max(y0, y1) + dy
+
+
+def _draw_camera_note(scene: _Scenery, move: CameraMove) -> None:
+    """The camera move's arrows and label, each where it covers the least of the picture (a label over a
+    lantern or a face is a note in the way), of a few places a storyboard artist would put it."""
+    (pw, ph), draw, layout = scene.size, scene.draw, scene.layout
+    font = typeface(max(9, round(ph * 0.05)))
+    pad = font.size * 0.3
+    text = CAMERA_LABELS[move]
+    half_w, half_h = font.length(text) / 2 + pad, font.size / 2 + pad
+
+    arrow_w, thin = max(2, round(ph / 90)), max(1, round(ph / 400))
+    obstacles = layout.obstacles()
+
+    def label_at(x: float, y: float) -> Box:
+        x = min(max(x, half_w + pw * 0.01), pw * 0.99 - half_w)  # a label by an edge's arrow stays in frame
+        return x - half_w, y - half_h, x + half_w, y + half_h
+
+    def least_covering(options: list[list[Box]]) -> int:
+        # A note touching what it should clear reads as pointing at it: keep a gap.
+        return _least_covering([[_grown(box, font.size * 0.6) for box in option] for option in options], obstacles)
+
+    arrows: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    if move in (CameraMove.push_in, CameraMove.pull_out):
+        # The end frame (push in) or start frame (pull out) as a box, with arrows across the gap between it
+        # and the full frame at each edge, each somewhere along its edge.
+        ix, iy = pw * 0.09, ph * 0.09
+        draw.rectangle([ix, iy, pw - ix, ph - iy], outline=CAMERA_RED, width=thin * 2)
+        labels = [label_at(pw * x, ph * y) for y in (0.22, 0.78) for x in (0.5, 0.35, 0.65, 0.2, 0.8)]
+        label = labels[least_covering([[box] for box in labels])]
+        obstacles.append((label, COVER_COSTS["tags"]))
+        along = (0.5, 0.35, 0.65, 0.2, 0.8)
+        for edge in (
+            [((pw * 0.01, ph * t), (pw * 0.12, ph * t)) for t in along],
+            [((pw * 0.99, ph * t), (pw * 0.88, ph * t)) for t in along],
+            [((pw * t, ph * 0.01), (pw * t, ph * 0.12)) for t in along],
+            [((pw * t, ph * 0.99), (pw * t, ph * 0.88)) for t in along],
+        ):
+            outer, inner = edge[least_covering([[_arrow_box(*arrow, arrow_w)] for arrow in edge])]
+            arrows.append((outer, inner) if move is CameraMove.push_in else (inner, outer))
+    else:
+        if move in (CameraMove.pan_left, CameraMove.pan_right):
+            # An arrow across the top, label under it; or across the foot of the frame, label over it.
+            options = [
+                (((pw * (x - 0.15), ay), (pw * (x + 0.15), ay)), label_at(pw * x, ay + below * font.size * 1.1))
+                for ay, below in ((ph * 0.1, 1), (ph * 0.2, 1), (ph * 0.9, -1))
+                for x in (0.5, 0.35, 0.65, 0.2, 0.8)
+            ]
+        else:
+            # An arrow down one side, label on top: clear of figures spread around the centre. Nearer the
+            # edge it passes beside a bridge; shorter, above what stands on the ground; between figures
+            # when the sides are taken.
+            options = [
+                (((pw * x, ph * 0.24), (pw * x, ph * bottom)), label_at(pw * x, ph * 0.15))
+                for bottom in (0.85, 0.55)
+                for x in (0.9, 0.1, 0.96, 0.04, 0.62, 0.38, 0.75, 0.25)
+            ]
+        (a, b), label = options[least_covering([[_arrow_box(*arrow, arrow_w), box] for arrow, box in options])]
+        forwards = move in (CameraMove.pan_right, CameraMove.tilt_down)
+        arrows.append((a, b) if forwards else (b, a))
+    for start, end in arrows:
+        _arrow(draw, start, end, CAMERA_RED, arrow_w)
+    draw.rectangle(label, fill=scene.paper, outline=CAMERA_RED)
+    font.draw(draw, (label[0] + pad, label[1] + pad), text, CAMERA_RED)
+    layout.camera_notes += [label, *(_arrow_box(*arrow, arrow_w) for arrow in arrows)]
+
+
 class StoryboardImage:
     """ImageBackend drawing a storyboard panel for a shot prompt."""
 
     backend_id = "storyboard"
-    model_id = "filmgen-storyboard-v6"
+    model_id = "filmgen-storyboard-v7"
 
     def __init__(self, styles: dict[str, StylePreset]) -> None:
         self.styles = styles
 
     def render_keyframe(self, prompt: ShotPrompt, width: int, height: int) -> Image.Image:
+        return self.draw_keyframe(prompt, width, height)[0]
+
+    def draw_keyframe(self, prompt: ShotPrompt, width: int, height: int) -> tuple[Image.Image, PanelLayout]:
+        """The keyframe, and where its panel put what it drew (in the keyframe's pixels)."""
         style = self.styles.get(prompt.style, NEUTRAL_STYLE)
         paper, ink = _rgb(style.paper), _rgb(style.ink)
         palette = [_rgb(c) for c in style.palette] or [ink, paper]
@@ -688,7 +1091,7 @@ class StoryboardImage:
 
         # The paper takes a faint tint of the style's lightest colour, so styles read differently.
         canvas = Image.new("RGB", (width, height), _mix(paper, palette[-1], 0.12))
-        panel = self._panel(panel_box[2] - panel_box[0], panel_box[3] - panel_box[1], prompt, style)
+        panel, layout = self._panel(panel_box[2] - panel_box[0], panel_box[3] - panel_box[1], prompt, style)
         canvas.paste(panel, panel_box[:2])
         draw = ImageDraw.Draw(canvas)
         border = max(2, round(height / 240))
@@ -698,11 +1101,11 @@ class StoryboardImage:
         # Camera moves travel inside the panel's frame; the sheet around it (header, caption) holds still.
         x0, y0, x1, y1 = panel_box
         canvas.info[PICTURE_BOX] = f"{x0 + border},{y0 + border},{x1 - border + 1},{y1 - border + 1}"
-        return canvas
+        return canvas, layout.moved(x0, y0)
 
     # ------------------------------------------------------------ panel
 
-    def _panel(self, pw: int, ph: int, prompt: ShotPrompt, style: StylePreset) -> Image.Image:
+    def _panel(self, pw: int, ph: int, prompt: ShotPrompt, style: StylePreset) -> tuple[Image.Image, PanelLayout]:
         """The picture area, drawn on its own image so figures cut by the frame edge are clipped."""
         rng = random.Random(prompt.seed)
         paper, ink = _rgb(style.paper), _rgb(style.ink)
@@ -747,72 +1150,22 @@ class StoryboardImage:
             shown = people[:MAX_FIGURES]
         # Rule of thirds: one figure on a third line, several spread around the centre.
         xs = [1 / 3] if len(shown) == 1 else [float(x) for x in np.linspace(0.25, 0.75, len(shown))]
+        # Figures and what they hold are placed first, so that props on the ground keep clear of them.
+        figures = _place_figures(scenery, stand, prompt, list(zip(xs, shown)))
         # A close-up's face leaves no hands in frame: what its character holds is not drawn.
         holders = set() if framing is Framing.close else {c.name for c in shown}
+        in_hands = {name: [p.kind for p in prompt.props if p.held_by == name] for name in holders}
+        held = [_place_held(scenery, figure, in_hands.get(figure.character.name, []), framing) for figure in figures]
         _draw_props(scenery, [p.kind for p in prompt.props if p.held_by not in holders], framing, stand, xs, indoors)
-        held = {name: [p.kind for p in prompt.props if p.held_by == name] for name in holders}
-        self._draw_figures(scenery, stand, prompt, list(zip(xs, shown)), held)
-        self._draw_guides(draw, pw, ph, prompt, ink, paper)
-        return panel
+        for figure, in_hand in zip(figures, held):
+            _draw_figure(scenery, figure, in_hand, pw / max(len(shown), 2) * 0.9)
+        self._draw_guides(draw, pw, ph, ink, paper)
+        _draw_camera_note(scenery, prompt.camera)
+        return panel, scenery.layout
 
-    def _draw_figures(
-        self,
-        scene: _Scenery,
-        ground: int,
-        prompt: ShotPrompt,
-        shown: list[tuple[float, CharacterSheet]],
-        held: dict[str, list[Prop]],
-    ) -> None:
-        """The characters in frame (x as a share of the width), with what they hold in their hands."""
-        (pw, ph), draw, ink, paper, framing = scene.size, scene.draw, scene.ink, scene.paper, prompt.framing
-        outline = max(1, round(ph / 250))
-        label_font = typeface(max(9, round(ph * 0.04)))
-        for fx, character in shown:
-            colour = _rgb(character.colour)
-            cx = pw * fx
-            if framing is Framing.wide:  # small full body standing on the ground, name at the feet
-                fh = ph * 0.3 * character.look.stature
-                feet = ground + ph * 0.08
-                head_r = fh * 0.11
-                head_cy = feet - fh + head_r
-                body = [cx - fh * 0.14, head_cy + head_r * 1.1, cx + fh * 0.14, feet - fh * 0.38]
-                for side in (-1, 1):
-                    leg = [(cx + side * fh * 0.06, body[3]), (cx + side * fh * 0.09, feet)]
-                    draw.line(leg, fill=ink, width=outline * 3)
-                label_y = feet + ph * 0.015
-                person, hand_y, reach = fh, (body[1] + body[3]) / 2, fh * 0.24
-            else:  # waist-up (medium) or head and shoulders (close), cut by the frame; name on the chest
-                head_r = ph * (0.1 if framing is Framing.medium else 0.2)
-                head_cy = ph * (0.38 if framing is Framing.medium else 0.42)
-                half = head_r * (2.0 if framing is Framing.medium else 2.3)
-                body = [cx - half, head_cy + head_r * 1.0, cx + half, ph + head_r * 3]
-                label_y = head_cy + head_r * 1.6
-                person, hand_y, reach = head_r * 7, head_cy + head_r * 3.2, half * 0.7
-            radius = (body[2] - body[0]) * 0.3
-            draw.rounded_rectangle(body, radius=radius, fill=colour, outline=ink, width=outline)
-            _draw_head(draw, cx, head_cy, head_r, character.look, colour, ink, paper, outline)
-            hands = [(cx + reach, hand_y), (cx - reach, hand_y)]  # the first thing held goes in the right hand
-            _draw_held(scene, held.get(character.name, []), hands, person)
-            if character.name in prompt.speakers:
-                bubble_r = min(max(head_r * 0.6, ph * 0.035), ph * 0.07)
-                # On the side away from the middle, where the camera's label sits.
-                side = 1 if cx >= pw / 2 else -1
-                _draw_speech_bubble(draw, cx + side * head_r * 0.9, head_cy - head_r * 0.8, bubble_r, ink, paper, side)
-            if not character.name:  # one of a group whose first member carries the label
-                continue
-            name = label_font.fit(character.name, pw / max(len(shown), 2) * 0.9)
-            tw = label_font.length(name)
-            pad = label_font.size * 0.25
-            label_y = min(label_y, ph - label_font.size - 2 * pad)
-            tag = [cx - tw / 2 - pad, label_y - pad, cx + tw / 2 + pad, label_y + label_font.size + pad]
-            draw.rectangle(tag, fill=paper, outline=ink)
-            label_font.draw(draw, (cx - tw / 2, label_y), name, ink)
-
-    def _draw_guides(
-        self, draw: ImageDraw.ImageDraw, pw: int, ph: int, prompt: ShotPrompt, ink: RGB, paper: RGB
-    ) -> None:
-        """Rule-of-thirds lines, the action-safe area and the camera-move arrow (they move with the picture;
-        the framing is named in the header, which holds still)."""
+    def _draw_guides(self, draw: ImageDraw.ImageDraw, pw: int, ph: int, ink: RGB, paper: RGB) -> None:
+        """Rule-of-thirds lines and the action-safe area (they move with the picture; the framing is named in
+        the header, which holds still)."""
         thin = max(1, round(ph / 400))
         guide = _mix(ink, paper, 0.55)
         for k in (1, 2):
@@ -820,43 +1173,6 @@ class StoryboardImage:
             draw.line([(0, ph * k / 3), (pw, ph * k / 3)], fill=guide, width=thin)
         sx, sy = pw * 0.05, ph * 0.05
         draw.rectangle([sx, sy, pw - sx, ph - sy], outline=guide, width=thin)
-
-        font = typeface(max(9, round(ph * 0.05)))
-        pad = font.size * 0.3
-
-        arrow_w = max(2, round(ph / 90))
-        colour = (200, 40, 40)  # storyboard convention: camera notes in red
-        move = prompt.camera
-        if move in (CameraMove.push_in, CameraMove.pull_out):
-            # The end frame (push in) or start frame (pull out) as a box, with arrows across the gap
-            # between it and the full frame at each edge's middle.
-            ix, iy = pw * 0.09, ph * 0.09
-            draw.rectangle([ix, iy, pw - ix, ph - iy], outline=colour, width=thin * 2)
-            for (ox, oy), (nx, ny) in (
-                ((pw * 0.01, ph / 2), (pw * 0.12, ph / 2)),
-                ((pw * 0.99, ph / 2), (pw * 0.88, ph / 2)),
-                ((pw / 2, ph * 0.01), (pw / 2, ph * 0.15)),
-                ((pw / 2, ph * 0.99), (pw / 2, ph * 0.85)),
-            ):
-                start, end = ((ox, oy), (nx, ny)) if move is CameraMove.push_in else ((nx, ny), (ox, oy))
-                _arrow(draw, start, end, colour, arrow_w)
-            text_at = (pw / 2, ph * 0.22)
-        elif move in (CameraMove.pan_left, CameraMove.pan_right):
-            ay = ph * 0.1
-            left, right = (pw * 0.35, ay), (pw * 0.65, ay)
-            _arrow(draw, *((right, left) if move is CameraMove.pan_left else (left, right)), colour, arrow_w)
-            text_at = (pw / 2, ay + font.size * 1.1)
-        else:
-            # Near the right edge, label on top: clear of figures spread around the centre.
-            ax = pw - sx - pw * 0.05
-            top, bottom = (ax, ph * 0.24), (ax, ph * 0.85)
-            _arrow(draw, *((bottom, top) if move is CameraMove.tilt_up else (top, bottom)), colour, arrow_w)
-            text_at = (ax, ph * 0.15)
-        text = CAMERA_LABELS[move]
-        tw = font.length(text)
-        tx, ty = text_at[0] - tw / 2, text_at[1] - font.size / 2
-        draw.rectangle([tx - pad, ty - pad, tx + tw + pad, ty + font.size + pad], fill=paper, outline=colour)
-        font.draw(draw, (tx, ty), text, colour)
 
     # ------------------------------------------------------------ strips
 
