@@ -12,6 +12,7 @@ import os
 import dagster as dg
 
 from filmgen_dagster.errors import UserInputError
+from filmgen_dagster.project_files import install_command
 
 EXECUTOR_ENV = "FILMGEN_EXECUTOR"
 # The broker URL may hold a password: it stays in the environment, never in run config or the UI.
@@ -38,7 +39,7 @@ def selected_executor() -> dg.ExecutorDefinition:
         from dagster_k8s import k8s_job_executor
     except ImportError:
         raise UserInputError(
-            f"{EXECUTOR_ENV}={name} needs the {name} extra; install it with `pip install 'filmgen_dagster[{name}]'`"
+            f"{EXECUTOR_ENV}={name} needs the {name} extra: {install_command(name)}"
         ) from None
     # Step pods inherit image, env and secrets from the run launcher; GPU steps add their own
     # resources through their dagster-k8s/config tag.

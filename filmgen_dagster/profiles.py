@@ -6,6 +6,7 @@ Backends are imported lazily by kind, so the animatic profile never imports torc
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import time
 from functools import cache
@@ -16,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from filmgen_dagster.errors import ProfileError
-from filmgen_dagster.project_files import project_dir
+from filmgen_dagster.project_files import install_command, project_file, project_files
 
 DEFAULT_PROFILE = "animatic"
 
@@ -51,9 +52,18 @@ BACKEND_KINDS: dict[str, dict[str, str]] = {
 }
 # Backends without model weights: cheap enough to build before any work, so bad options fail early.
 NO_MODEL_KINDS = frozenset({"rules", "storyboard", "camera-moves", "espeak-ng", "synth-score"})
-# Kinds whose libraries come from an optional extra: kind -> (extra, the torch companion it needs, which
-# pip cannot choose for the user's torch build). Their module must import before any work starts.
-EXTRAS = {"xtts": ("xtts", "torchaudio"), "open-clip": ("openclip", "torchvision")}
+# Kinds whose libraries come from an optional extra of pyproject: kind -> extra. Every model backend does.
+EXTRAS = {
+    **{kind: "studio" for kinds in BACKEND_KINDS.values() for kind in kinds if kind not in NO_MODEL_KINDS},
+    "xtts": "xtts",
+    "open-clip": "openclip",
+}
+# The top-level modules each extra installs: all must be there before any work starts.
+STUDIO_MODULES = ("torch", "diffusers", "transformers", "accelerate")
+EXTRA_MODULES = {"studio": STUDIO_MODULES, "xtts": (*STUDIO_MODULES, "TTS"), "openclip": (*STUDIO_MODULES, "open_clip")}
+# Kinds whose extra installs but imports only beside a torch companion, which pip cannot choose for the
+# user's torch build: their module must import before any work starts.
+COMPANIONS = {"xtts": "torchaudio", "open-clip": "torchvision"}
 # Options that name models or their files: local paths among them must exist before any work starts.
 MODEL_OPTIONS = ("model", "models", "vae", "pretrained", "speakers")
 REQUIRED = ("planner", "image", "video", "speech", "music")
@@ -151,15 +161,15 @@ class Backends:
 
 
 def resolve_profile_path(ref: str) -> Path:
-    """A profile name (profiles/NAME.yaml) or a path to a YAML file."""
+    """A profile name (NAME.yaml in $FILMGEN_PROFILES_DIR, else in profiles/) or a path to a YAML file."""
     path = Path(ref).expanduser()
     if path.suffix in (".yaml", ".yml") or "/" in ref:
         if not path.is_file():
             raise ProfileError(f"profile {ref}: file not found; give an existing YAML file or a profile name")
         return path.resolve()
-    named = project_dir("profiles") / f"{ref}.yaml"
+    named = project_file("profiles", f"{ref}.yaml")
     if not named.is_file():
-        known = ", ".join(sorted(p.stem for p in project_dir("profiles").glob("*.yaml")))
+        known = ", ".join(sorted(p.stem for p in project_files("profiles", "*.yaml")))
         raise ProfileError(f"profile {ref}: no such profile; use one of {known} or a path to a YAML file")
     return named
 
@@ -205,20 +215,27 @@ def load_profile(ref: str) -> Profile:
     return profile
 
 
+def extra_installed(extra: str) -> bool:
+    """Whether every library of ``extra`` is installed: found, not imported (importing torch takes seconds)."""
+    return all(importlib.util.find_spec(module) is not None for module in EXTRA_MODULES[extra])
+
+
 def _require_extra(modality: str, kind: str, ref: str) -> None:
-    """A backend from an optional extra must import here; installed is not enough (coqui-tts installs
-    but fails to import without a working torchaudio)."""
-    if kind not in EXTRAS:
+    """A backend from an optional extra needs the extra's libraries installed, and one with a torch
+    companion must import here too (coqui-tts installs but fails to import without a working torchaudio)."""
+    extra = EXTRAS.get(kind)
+    if extra is None:
+        return
+    needs = f"profile {ref}: {modality} backend {kind} needs the {extra} extra: {install_command(extra)}"
+    if not extra_installed(extra):
+        raise ProfileError(needs)
+    if kind not in COMPANIONS:
         return
     try:
         importlib.import_module(BACKEND_KINDS[modality][kind].split(":")[0])
     except (ImportError, OSError) as exc:
         reason = " ".join(str(exc).split()).split(". ")[0][:160]
-        extra, companion = EXTRAS[kind]
-        raise ProfileError(
-            f"profile {ref}: {modality} backend {kind!r} does not import here ({reason}); install its extra "
-            f"with pip install 'filmgen-dagster[{extra}]' and a {companion} built for your torch"
-        ) from None
+        raise ProfileError(f"{needs}, and a {COMPANIONS[kind]} built for your torch (here: {reason})") from None
 
 
 def _resolve_models(value: Any, base: Path, ref: str, modality: str, hub_ids: bool) -> Any:
@@ -245,7 +262,7 @@ def _check_cached_when_offline(model: str, ref: str, modality: str) -> None:
     try:
         from huggingface_hub import constants
     except ImportError:
-        return  # without the studio extra the backend itself says what to install
+        return  # hub models are loaded only by backends of an extra, which load_profile has found installed
     if constants.HF_HUB_OFFLINE and not (Path(constants.HF_HUB_CACHE) / f"models--{model.replace('/', '--')}").is_dir():
         raise ProfileError(
             f"profile {ref}: {modality} model {model} is not in the Hugging Face cache and HF_HUB_OFFLINE is set; "

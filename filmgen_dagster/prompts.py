@@ -8,13 +8,14 @@ import yaml
 
 from filmgen_dagster.domain import FilmPlan, Shot, ShotPrompt, StyleBible, StylePreset
 from filmgen_dagster.keys import stable_seed
-from filmgen_dagster.project_files import project_dir
+from filmgen_dagster.project_files import project_file, project_files
 
 
 @cache
 def load_styles() -> dict[str, StylePreset]:
+    """The built-in styles and those of $FILMGEN_PROMPTS_DIR/styles, whose files override same-named ones."""
     styles = {}
-    for path in sorted((project_dir("prompts") / "styles").glob("*.yaml")):
+    for path in project_files("prompts", "styles/*.yaml"):
         preset = StylePreset.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
         styles[preset.name] = preset
     return styles
@@ -22,7 +23,8 @@ def load_styles() -> dict[str, StylePreset]:
 
 @cache
 def load_shot_template() -> dict:
-    return yaml.safe_load((project_dir("prompts") / "shot_prompt.yaml").read_text(encoding="utf-8"))
+    """$FILMGEN_PROMPTS_DIR/shot_prompt.yaml if there is one, else the built-in template."""
+    return yaml.safe_load(project_file("prompts", "shot_prompt.yaml").read_text(encoding="utf-8"))
 
 
 def build_shot_prompt(plan: FilmPlan, shot: Shot, bible: StyleBible) -> ShotPrompt:

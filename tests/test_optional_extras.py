@@ -18,6 +18,7 @@ from PIL import Image
 
 from conftest import EXAMPLES
 from filmgen_dagster.cli import main
+from filmgen_dagster.project_files import install_command
 
 ANIMATIC_BACKENDS = {
     "planner": "{kind: rules}",
@@ -65,7 +66,7 @@ def test_profile_naming_a_missing_extra_fails_before_any_work(modality, spec, ex
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and "extra.yaml" in err[0], err
-    assert f"pip install 'filmgen-dagster[{extra}]'" in err[0]
+    assert f"needs the {extra} extra: {install_command(extra)}" in err[0]
     assert "Traceback" not in err[0]
     # Nothing registered, nothing written.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["extra.yaml"]
@@ -80,7 +81,7 @@ def test_a_quality_fallback_naming_a_missing_extra_is_caught_too(tmp_path, monke
     )
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     assert main(["render", str(EXAMPLES / "paper-boat.txt"), "--profile", str(profile)]) == 2
-    assert "pip install 'filmgen-dagster[xtts]'" in capsys.readouterr().err
+    assert f"needs the xtts extra: {install_command('xtts')}" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- the backends themselves

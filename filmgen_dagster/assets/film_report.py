@@ -25,18 +25,17 @@ from filmgen_dagster.domain import (
 from filmgen_dagster.film_records import registration, require, shot_records
 from filmgen_dagster.fonts import typeface
 from filmgen_dagster.partitions import across_sets, films
-from filmgen_dagster.profiles import resolve_profile_path
+from filmgen_dagster.profiles import STUDIO_MODULES, resolve_profile_path
 from filmgen_dagster.resources.media_store import MediaStore, file_digest
 from filmgen_dagster.resources.studio import FilmStudio
 
 SHEET_COLUMNS = 4
 LIBRARIES = ("dagster", "pydantic", "numpy", "pillow", "imageio-ffmpeg")
-MODEL_LIBRARIES = ("torch", "diffusers", "transformers", "accelerate")  # present with the studio extra
 
 
 def library_versions() -> dict[str, str]:
     versions = {name: version(name) for name in LIBRARIES}
-    for name in MODEL_LIBRARIES:
+    for name in STUDIO_MODULES:  # present with the studio extra
         try:
             versions[name] = version(name)
         except PackageNotFoundError:

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import yaml
 
+from filmgen_dagster.errors import UserInputError
+from filmgen_dagster.profiles import extra_installed
+from filmgen_dagster.project_files import install_command
+
 # Small output so a whole film renders through every pipeline in a few minutes on a CPU.
 TINY_PROFILE = {
     "name": "tiny",
@@ -51,6 +55,8 @@ TINY_PROFILE = {
 
 def write_tiny_models(root: Path) -> Path:
     """Build every tiny checkpoint under ``root`` and return the path of the profile using them."""
+    if not extra_installed("studio"):  # asked before anything is written, not found by a failing import
+        raise UserInputError(f"tiny-models needs the studio extra: {install_command('studio')}")
     from filmgen_dagster.tiny.diffusion import build_tiny_image2video, build_tiny_text2image
     from filmgen_dagster.tiny.transformers_models import (
         build_tiny_chat_llm,
