@@ -29,7 +29,7 @@ from filmgen_dagster.registry import record_registration
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.s3_media_store import S3MediaStore, parse_s3_url
 from filmgen_dagster.resources.studio import FilmStudio
-from filmgen_dagster.sensors import RENDER_TAG, described_sensor
+from filmgen_dagster.sensors import RENDER_TAG, described_sensor, profile_refusal
 from filmgen_dagster.story_format import FORMATS, load_story
 
 TICKET_TAG = "filmgen/ticket"
@@ -122,6 +122,8 @@ def inbox_sensor(
         digest = hashlib.sha256(data).hexdigest()
         if media.read_record("inbox", digest, InboxEntry) is not None:
             continue
+        if not (queued or rejected) and (refusal := profile_refusal(studio)):
+            return dg.SkipReason(refusal)  # nothing recorded: the story is taken in once the profile is fixed
         entry = take_in(context.instance, media, item, data, digest, studio.default_profile)
         media.write_record("inbox", digest, entry)
         if entry.rejected:

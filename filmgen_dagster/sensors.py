@@ -13,11 +13,12 @@ import json
 import dagster as dg
 
 from filmgen_dagster.domain import ClipRecord, FilmPlan, ShotNarrationRecord, StyleBible
-from filmgen_dagster.errors import StoryError
+from filmgen_dagster.errors import StoryError, UserInputError
 from filmgen_dagster.film_records import stale_shots
 from filmgen_dagster.jobs import film_assembly_job, shot_job
 from filmgen_dagster.keys import film_of_shot
 from filmgen_dagster.partitions import films, shots
+from filmgen_dagster.profiles import check_profile
 from filmgen_dagster.registry import record_registration, shot_partition_changes
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
@@ -46,6 +47,16 @@ def described_sensor(**options):
         return dg.sensor(description=inspect.cleandoc(evaluate.__doc__), **options)(evaluate)
 
     return decorate
+
+
+def profile_refusal(studio: FilmStudio) -> str | None:
+    """Why no film can be registered with the default profile ($FILMGEN_PROFILE) now, or None. Asked before a
+    sensor registers anything: a film registered with a bad profile would only fail at its first step."""
+    try:
+        check_profile(studio.default_profile)
+    except UserInputError as exc:
+        return f"{exc} (FILMGEN_PROFILE); new stories wait until it names a good profile"
+    return None
 
 
 def _new_materializations(
@@ -201,6 +212,8 @@ def stories_sensor(context: dg.SensorEvaluationContext, media: MediaStore, studi
         except StoryError as exc:
             context.log.warning(str(exc))
             continue
+        if not added and (refusal := profile_refusal(studio)):
+            return dg.SkipReason(refusal)  # the cursor stays: the story is read again once the profile is fixed
         added.append(record_registration(media, path, story, studio.default_profile))
     requests = [films.build_add_request(sorted(set(added)))] if added else []
     return dg.SensorResult(dynamic_partitions_requests=requests, cursor=json.dumps(seen, sort_keys=True))

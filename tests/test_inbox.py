@@ -220,3 +220,17 @@ def test_an_s3_inbox_needs_the_media_store_on_s3(studio, monkeypatch):
         "FILMGEN_INBOX s3://bucket/inbox: an S3 inbox uses the media store's S3 connection; "
         "set FILMGEN_MEDIA_URL=s3://BUCKET/PREFIX as well, or use a folder as the inbox"
     )
+
+
+def test_a_bad_default_profile_leaves_the_story_in_the_inbox_until_it_is_fixed(inbox, tmp_path, monkeypatch):
+    monkeypatch.setenv("FILMGEN_PROFILE", "nope")
+    drop(STORY, inbox / "boat.txt")
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        refused = tick(build_definitions(), instance)
+        assert refused.skip_message.startswith("profile nope: no such profile; use one of ")
+        assert refused.skip_message.endswith("(FILMGEN_PROFILE); new stories wait until it names a good profile")
+        assert instance.get_dynamic_partitions("films") == []
+        assert not (tmp_path / "media" / "records").exists()
+        monkeypatch.setenv("FILMGEN_PROFILE", "animatic")
+        assert "queued: the-paper-boat" in tick(build_definitions(), instance).skip_reason.skip_message

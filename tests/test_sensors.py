@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from contextlib import contextmanager
 
 import dagster as dg
@@ -12,7 +13,7 @@ from filmgen_dagster.definitions import build_definitions
 from filmgen_dagster.domain import FilmPlan
 from filmgen_dagster.faults import FAIL_SHOTS_ENV
 from filmgen_dagster.registry import register_film
-from filmgen_dagster.sensors import DRIVER_TAG, film_assembly_sensor, shot_partitions_sensor
+from filmgen_dagster.sensors import DRIVER_TAG, film_assembly_sensor, shot_partitions_sensor, stories_sensor
 from filmgen_dagster.story_format import load_story
 
 STORY = EXAMPLES / "night-market.fountain"
@@ -182,3 +183,25 @@ def test_every_sensor_and_schedule_says_what_it_does_in_the_ui():
     defs = build_definitions()
     described = {d.name: d.description for d in [*defs.sensors, *defs.schedules]}
     assert len(described) >= 7 and all(len(text or "") > 20 for text in described.values()), described
+
+
+def test_a_bad_default_profile_registers_no_story_until_it_is_fixed(tmp_path, monkeypatch):
+    stories = tmp_path / "stories"
+    stories.mkdir()
+    shutil.copyfile(STORY, stories / "market.fountain")
+    monkeypatch.setenv("FILMGEN_STORIES_DIR", str(stories))
+    monkeypatch.setenv("FILMGEN_MEDIA_ROOT", str(tmp_path / "media"))
+    monkeypatch.setenv("FILMGEN_PROFILE", "nope")
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+
+        def tick(cursor=None):
+            defs = build_definitions()
+            return stories_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources))
+
+        refused = tick()
+        assert refused.skip_message.startswith("profile nope: no such profile; ")
+        assert not (tmp_path / "media" / "records").exists()
+        monkeypatch.setenv("FILMGEN_PROFILE", "animatic")
+        registered = tick()
+        assert [request.partition_keys for request in registered.dynamic_partitions_requests] == [["the-night-market"]]
