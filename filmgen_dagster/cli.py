@@ -444,7 +444,10 @@ def main(argv: list[str] | None = None) -> int:
     for command in (render_cmd, rerender_cmd):
         command.add_argument("--out", type=Path, default=Path("out"), help="folder for the finished MP4")
         command.add_argument(
-            "--jobs", type=_positive, default=default_jobs(), help="shots rendered at once (default: CPUs + 1, at most 4)"
+            "--jobs",
+            type=_positive,
+            default=default_jobs(),
+            help="shots rendered at once (default: CPUs + 1, at most 4)",
         )
     tiny_cmd = commands.add_parser(
         "tiny-models", help="write tiny random checkpoints of every studio backend and a profile using them"
@@ -476,7 +479,9 @@ def main(argv: list[str] | None = None) -> int:
             print(render_report(args.manifest, args.out, args.jobs))
         else:
             languages = [c.strip() for c in args.languages.split(",") if c.strip()] if args.languages else None
-            print(render(args.story, args.profile or "animatic", args.out, languages, args.jobs))
+            from filmgen_dagster.profiles import DEFAULT_PROFILE
+
+            print(render(args.story, args.profile or DEFAULT_PROFILE, args.out, languages, args.jobs))
     except UserInputError as exc:
         print(f"filmgen: {exc}", file=sys.stderr)
         return 2
