@@ -368,6 +368,13 @@ class ClipChecks(BaseModel):
     outcomes: list[CheckOutcome]
 
 
+class PromptScore(BaseModel):
+    """A keyframe's CLIP similarity to its prompt, kept by image, prompt and scorer: a keyframe found by
+    hash is judged without loading the scorer."""
+
+    clip_score: float
+
+
 class ClipRecord(BaseModel):
     shot_key: str
     video: MediaRef
@@ -461,7 +468,10 @@ class FilmManifest(BaseModel):
     languages: list[LanguageCode] | None = Field(description="languages chosen at registration, if any")
     profile: str
     profile_sha256: str
-    backend_specs: dict[str, dict] = Field(description="modality -> backend kind and options (model, revision)")
+    backend_specs: dict[str, dict] = Field(
+        description="modality -> backend kind and options (model, revision), and `snapshots`: model -> hub commit "
+        "or local files fingerprint"
+    )
     plan: FilmPlan
     shots: list[ShotManifest]
     outputs: dict[str, str]

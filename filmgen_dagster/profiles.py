@@ -5,9 +5,13 @@ Backends are imported lazily by kind, so the animatic profile never imports torc
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import importlib
 import importlib.util
 import inspect
+import json
+import os
 import time
 from functools import cache
 from pathlib import Path
@@ -66,6 +70,8 @@ EXTRA_MODULES = {"studio": STUDIO_MODULES, "xtts": (*STUDIO_MODULES, "TTS"), "op
 COMPANIONS = {"xtts": "torchaudio", "open-clip": "torchvision"}
 # Options that name models or their files: local paths among them must exist before any work starts.
 MODEL_OPTIONS = ("model", "models", "vae", "pretrained", "speakers")
+# Options _construct gives the backend itself: not the profile's to set.
+SUPPLIED_OPTIONS = {"storyboard": frozenset({"styles"})}
 REQUIRED = ("planner", "image", "video", "speech", "music")
 
 
@@ -142,22 +148,85 @@ class Backends:
         self._built[key] = _construct(modality, spec, self._ref, self.device) if spec else None
         return self._built[key], time.perf_counter() - started
 
-    def identity(self, modality: str, fallback: bool = False) -> dict[str, Any]:
-        """What memo keys hold of the backend ``load`` gives for these arguments: its id, model and profile
-        options (all but ``device``), so a profile edited from 4 steps to 8, or to another VAE or voice
-        speed, does not find what the old settings made."""
-        backend, _ = self.load(modality, fallback)
+    def identity(self, modality: str, fallback: bool = False) -> dict[str, Any] | None:
+        """What memo keys hold of the backend ``load`` gives for these arguments, or None when the profile has
+        none: its id, model and profile options (all but ``device``), so a profile edited from 4 steps to 8,
+        or to another VAE or voice speed, does not find what the old settings made; and each model's snapshot,
+        so new weights under the same name do not either.
+
+        Known without loading a model, so work found in the memo never loads one. Read again after a load:
+        an online load may resolve a newer snapshot than the cache held."""
         spec = self._spec(modality, fallback)
+        if spec is None:
+            return None
+        if spec.kind in NO_MODEL_KINDS:  # cheap to build, and espeak-ng knows its version only once found
+            backend = self.load(modality, fallback)[0]
+            backend_id, model = backend.backend_id, backend.model_id
+        else:
+            cls = backend_class(modality, spec.kind)
+            backend_id, model = cls.backend_id, cls.model_id_for(**spec.options)
+        snapshots = model_snapshots(spec)
         return {
-            "backend": backend.backend_id,
-            "model": backend.model_id,
+            "backend": backend_id,
+            "model": model,
             "settings": {name: value for name, value in spec.options.items() if name != "device"},
+            # Only where there are models, so the memo of model-free profiles keeps its keys.
+            **({"snapshots": snapshots} if snapshots else {}),
         }
+
+    def backend_class(self, modality: str, fallback: bool = False) -> type | None:
+        """The class ``load`` would build, imported but not built (for its class attributes)."""
+        spec = self._spec(modality, fallback)
+        return backend_class(modality, spec.kind) if spec else None
 
     def __getattr__(self, modality: str) -> Any:
         if modality not in BACKEND_KINDS:
             raise AttributeError(modality)
         return self.load(modality)[0]
+
+
+def backend_class(modality: str, kind: str) -> type:
+    module_name, class_name = BACKEND_KINDS[modality][kind].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def model_snapshots(spec: BackendSpec) -> dict[str, str]:
+    """Which version of each model or model file the spec names: for a hub id, the commit of its snapshot in
+    the Hugging Face cache (the one an offline load uses, and the one an online load last resolved); for a
+    local path, a fingerprint of its files' names, sizes and modification times (no hashing of gigabytes)."""
+    found: dict[str, str] = {}
+    for option in MODEL_OPTIONS:
+        value = spec.options.get(option)
+        for name in value.values() if isinstance(value, dict) else [value]:
+            if not isinstance(name, str):
+                continue
+            # load_profile made local paths absolute; anything else may be a hub id (or a weights tag: not cached).
+            # `revision` pins the checkpoint (`model`, `models`), not a replacement VAE.
+            revision = spec.options.get("revision") if option in ("model", "models") else None
+            version = _fingerprint(Path(name)) if Path(name).is_absolute() else _hub_commit(name, revision)
+            if version:
+                found[name] = version
+    return found
+
+
+def _fingerprint(path: Path) -> str | None:
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.exists() else []
+    if not files:
+        return None
+    stats = [(p.relative_to(path).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    return "files:" + hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
+
+
+def _hub_commit(repo_id: str, revision: str | None) -> str | None:
+    try:
+        from huggingface_hub import constants
+        from huggingface_hub.file_download import repo_folder_name
+    except ImportError:
+        return None  # hub models are loaded only by backends of an extra, which load_profile has found installed
+    # A branch or tag has a ref naming its commit; a pinned commit has none, and is in the model id already.
+    ref = Path(constants.HF_HUB_CACHE, repo_folder_name(repo_id=repo_id, repo_type="model"), "refs")
+    ref /= revision or "main"
+    return ref.read_text(encoding="utf-8").strip() if ref.is_file() else None
 
 
 def resolve_profile_path(ref: str) -> Path:
@@ -204,15 +273,54 @@ def load_profile(ref: str) -> Profile:
             raise ProfileError(f"profile {ref}: unknown {modality} backend {spec.kind!r}; use {known}")
         # First what to install: without the backend's library its models are beside the point.
         _require_extra(modality, spec.kind, ref)
-        for option in MODEL_OPTIONS:
-            if option in spec.options:
-                hub_ids = option in ("model", "models", "vae")  # `pretrained` may be a tag, `speakers` are files
-                setattr(spec, option, _resolve_models(spec.options[option], path.parent, ref, modality, hub_ids))
+        _resolve_files(spec, path.parent, ref, modality)
     for modality, spec in profile.quality.fallback.items():
         if modality not in BACKEND_KINDS or spec.kind not in BACKEND_KINDS[modality]:
             raise ProfileError(f"profile {ref}: quality.fallback.{modality} names unknown backend {spec.kind!r}")
+        # Only re-rolled work has a last attempt: clips always, keyframes when a scorer judges them.
+        if modality not in ("image", "video") or (modality == "image" and not profile.backends.get("scorer")):
+            why = "add a scorer" if modality == "image" else "only image and video are rendered again"
+            raise ProfileError(f"profile {ref}: quality.fallback.{modality} would never be used; {why}")
         _require_extra(modality, spec.kind, ref)
+        _resolve_files(spec, path.parent, ref, f"quality.fallback.{modality}")
     return profile
+
+
+def _resolve_files(spec: BackendSpec, base: Path, ref: str, label: str) -> None:
+    """The spec's models, IP-Adapter and reference images: local ones resolved against the profile's
+    folder ``base`` and checked to exist, hub ids checked against the cache when the hub is offline."""
+    options = spec.options
+    for option in MODEL_OPTIONS:
+        if option in options:
+            hub_ids = option in ("model", "models", "vae")  # `pretrained` may be a tag, `speakers` are files
+            # `revision` pins the checkpoint (`model`, `models`), not a replacement VAE.
+            revision = options.get("revision") if option in ("model", "models") else None
+            setattr(spec, option, _resolve_models(options[option], base, ref, label, hub_ids, revision))
+    adapter = options.get("ip_adapter")
+    if isinstance(adapter, dict) and "repo" in adapter:
+        spec.ip_adapter = {**adapter, "repo": _resolve_models(adapter["repo"], base, ref, label, True, None)}
+    if "character_images" not in options:
+        return
+    if adapter is None:
+        # The pipeline sees reference images only through an IP-Adapter: without one they would be ignored.
+        raise ProfileError(
+            f"profile {ref}: {label} character_images need an ip_adapter (repo, weight_name) to take effect; "
+            "add ip_adapter or remove character_images"
+        )
+    images = options["character_images"]
+    if not isinstance(images, dict):
+        raise ProfileError(f"profile {ref}: {label} character_images must map character names to image files")
+    spec.character_images = {
+        name: _profile_file(file, base, ref, f"{label} character_images.{name}") for name, file in images.items()
+    }
+
+
+def _profile_file(value: Any, base: Path, ref: str, label: str) -> str:
+    """A file the profile names: absolute, ~, or relative to the profile's folder ``base``."""
+    file = (base / Path(str(value)).expanduser()).resolve()
+    if not file.is_file():
+        raise ProfileError(f"profile {ref}: {label} file {file} does not exist; give a path relative to the profile")
+    return str(file)
 
 
 def extra_installed(extra: str) -> bool:
@@ -238,16 +346,16 @@ def _require_extra(modality: str, kind: str, ref: str) -> None:
         raise ProfileError(f"{needs}, and a {COMPANIONS[kind]} built for your torch (here: {reason})") from None
 
 
-def _resolve_models(value: Any, base: Path, ref: str, modality: str, hub_ids: bool) -> Any:
+def _resolve_models(value: Any, base: Path, ref: str, modality: str, hub_ids: bool, revision: str | None) -> Any:
     """Local model paths (absolute, ~, or ./ ../ relative to the profile) resolved and checked;
-    anything else is a name the backend resolves: hub ids are checked now when the hub is offline,
-    else when the model loads."""
+    anything else is a name the backend resolves: hub ids (at ``revision``) are checked now when the hub
+    is offline, else when the model loads."""
     if isinstance(value, dict):
-        return {key: _resolve_models(v, base, ref, modality, hub_ids) for key, v in value.items()}
+        return {key: _resolve_models(v, base, ref, modality, hub_ids, revision) for key, v in value.items()}
     text = str(value)
     if not text.startswith(("/", "./", "../", "~")):
         if hub_ids:
-            _check_cached_when_offline(text, ref, modality)
+            _check_cached_when_offline(text, revision, ref, modality)
         return text
     local = (base / Path(text).expanduser()).resolve()
     if not local.exists():
@@ -258,21 +366,29 @@ def _resolve_models(value: Any, base: Path, ref: str, modality: str, hub_ids: bo
     return str(local)
 
 
-def _check_cached_when_offline(model: str, ref: str, modality: str) -> None:
+def _check_cached_when_offline(model: str, revision: str | None, ref: str, modality: str) -> None:
     try:
         from huggingface_hub import constants
     except ImportError:
         return  # hub models are loaded only by backends of an extra, which load_profile has found installed
-    if constants.HF_HUB_OFFLINE and not (Path(constants.HF_HUB_CACHE) / f"models--{model.replace('/', '--')}").is_dir():
+    if not constants.HF_HUB_OFFLINE:
+        return
+    repo = Path(constants.HF_HUB_CACHE) / f"models--{model.replace('/', '--')}"
+    if not repo.is_dir():
         raise ProfileError(
             f"profile {ref}: {modality} model {model} is not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
             "download it first or give a local folder"
         )
+    # The cache keeps a branch or tag as refs/NAME (naming its commit), a commit as snapshots/HASH.
+    if revision and not ((repo / "refs" / str(revision)).is_file() or (repo / "snapshots" / str(revision)).is_dir()):
+        raise ProfileError(
+            f"profile {ref}: {modality} model {model} revision {revision} is not in the Hugging Face cache "
+            f"({repo}) and HF_HUB_OFFLINE is set; download that revision first or change `revision`"
+        )
 
 
 def _construct(modality: str, spec: BackendSpec, ref: str, device: str | None) -> Any:
-    module_name, class_name = BACKEND_KINDS[modality][spec.kind].split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls = backend_class(modality, spec.kind)
     options = spec.options
     # A leased GPU replaces "pick one"; a device the profile names (cpu, cuda:1) is kept.
     if device and options.get("device", "auto") in ("auto", "cuda") and "device" in inspect.signature(cls).parameters:
@@ -297,10 +413,61 @@ def build_backends(ref: str, device: str | None = None) -> Backends:
 
 
 def check_profile(ref: str) -> Profile:
-    """Load the profile and build its backends that need no model, so that a bad option of theirs
-    stops a render before any work; model backends check their options when the model loads."""
+    """Load the profile and check each backend it names, quality fallbacks included, before any work: option
+    names against the backend's constructor, and a model backend's torch_dtype, device and pipeline without
+    loading weights (that happens in the steps); backends that need no model are built, so that a bad value
+    of theirs is found too."""
     backends = build_backends(ref)
-    for modality, spec in backends.profile.backends.items():
-        if spec is not None and spec.kind in NO_MODEL_KINDS:
-            backends.load(modality)
-    return backends.profile
+    profile = backends.profile
+    chosen = [(modality, spec, False) for modality, spec in profile.backends.items() if spec is not None]
+    for modality, spec, fallback in chosen + [(m, spec, True) for m, spec in profile.quality.fallback.items()]:
+        label = f"quality.fallback.{modality}" if fallback else modality
+        _check_options(ref, label, backend_class(modality, spec.kind), spec)
+        if spec.kind in NO_MODEL_KINDS:
+            backends.load(modality, fallback)
+    return profile
+
+
+def _check_options(ref: str, label: str, cls: type, spec: BackendSpec) -> None:
+    parameters = {
+        name: parameter
+        for name, parameter in inspect.signature(cls).parameters.items()
+        if name not in SUPPLIED_OPTIONS.get(spec.kind, ())
+    }
+    for name in spec.options:
+        if name not in parameters:
+            close = difflib.get_close_matches(name, parameters, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            choices = f"use one of {', '.join(parameters)}" if parameters else "it takes none"
+            raise ProfileError(f"profile {ref}: {label} backend {spec.kind} has no option {name!r}{hint}; {choices}")
+    for name, parameter in parameters.items():
+        if parameter.default is parameter.empty and name not in spec.options:
+            raise ProfileError(f"profile {ref}: {label} backend {spec.kind} needs option {name!r}; add it")
+    if spec.kind in NO_MODEL_KINDS:
+        return  # built next, which checks their values
+    # Model backends' values that their constructors would refuse only after loading or downloading weights.
+    from filmgen_dagster.backends.torch_common import DEVICE, DEVICES, DTYPES, device_problem
+
+    dtype = spec.options.get("torch_dtype", "auto")
+    if dtype != "auto" and dtype not in DTYPES:
+        raise ProfileError(f"profile {ref}: {label} torch_dtype {dtype!r} is not one of auto, {', '.join(DTYPES)}")
+    device = str(spec.options.get("device", "auto"))
+    if not DEVICE.fullmatch(device):
+        raise ProfileError(f"profile {ref}: {label} device {device!r} is not a device; use {DEVICES}")
+    problem = device != "auto" and _steps_run_here() and device_problem(device)
+    if problem:
+        raise ProfileError(f"profile {ref}: {label} device {device!r} {problem}")
+    if "pipeline" in spec.options:
+        from filmgen_dagster.backends.diffusers_common import pipeline_problem
+
+        problem = pipeline_problem(str(spec.options["pipeline"]))
+        if problem:
+            raise ProfileError(f"profile {ref}: {label} pipeline {spec.options['pipeline']!r} {problem}")
+
+
+def _steps_run_here() -> bool:
+    """Whether this machine runs the steps, and so must have the devices the profile names: not where a
+    Celery or Kubernetes executor sends them to GPU workers, while a sensor checks on a daemon without one."""
+    from filmgen_dagster.executors import EXECUTOR_ENV
+
+    return (os.environ.get(EXECUTOR_ENV) or "in_process") == "in_process"

@@ -72,18 +72,6 @@ def test_profile_naming_a_missing_extra_fails_before_any_work(modality, spec, ex
     assert sorted(p.name for p in tmp_path.iterdir()) == ["extra.yaml"]
 
 
-def test_a_quality_fallback_naming_a_missing_extra_is_caught_too(tmp_path, monkeypatch, capsys):
-    if XTTS_MISSING is None:
-        pytest.skip("the xtts extra imports here")
-    profile = profile_with(tmp_path, "planner", "{kind: rules}")
-    profile.write_text(
-        profile.read_text() + "quality:\n  fallback:\n    speech: {kind: xtts, model: coqui/XTTS-v2, speakers: {}}\n"
-    )
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    assert main(["render", str(EXAMPLES / "paper-boat.txt"), "--profile", str(profile)]) == 2
-    assert f"needs the xtts extra: {install_command('xtts')}" in capsys.readouterr().err
-
-
 # ---------------------------------------------------------------- the backends themselves
 
 

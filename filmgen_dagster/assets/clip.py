@@ -101,12 +101,11 @@ def _clip(
     started = time.perf_counter()
     for attempt in range(quality.max_attempts):
         last = attempt == quality.max_attempts - 1
-        video, loaded = backends.load("video", fallback=last)
-        load_s += loaded
+        identity = backends.identity("video", fallback=last)
         seeded = prompt.model_copy(update={"seed": prompt.seed + attempt * REROLL_SEED_STEP})
-        continue_from, previous_clip = _continuation(media, plan, key, video)
+        continue_from, previous_clip = _continuation(media, plan, key, backends.backend_class("video", last))
         inputs = {
-            **backends.identity("video", fallback=last),
+            **identity,
             "keyframe": frame_ref.digest,
             "prompt": seeded.model_dump(mode="json"),
             "frames": n_frames,
@@ -120,6 +119,8 @@ def _clip(
         cached = video_ref is not None
         sampler = FrameSampler(plan.fps)
         if not cached:
+            video, loaded = backends.load("video", fallback=last)
+            load_s += loaded
             with media.scratch() as tmp:
                 try:
                     if keyframe_image is None:
@@ -139,14 +140,15 @@ def _clip(
                         raise retry_later(context, exc) from exc
                     raise
                 video_ref = media.put_file(tmp / "clip.mp4")
-            media.remember("clip", inputs, video_ref)
+            identity = backends.identity("video", fallback=last)  # the snapshot the load resolved
+            media.remember("clip", inputs | identity, video_ref)
         samples = None if cached else sampler.samples
         outcomes = _checked(media, video_ref, samples, n_frames, plan.fps, fade_in, fade_out, quality)
         failed = [o.name for o in outcomes if not o.passed] + ([] if fits else ["narration_fits_shot"])
         attempts.append(
             QualityAttempt(
                 seed=seeded.seed,
-                backend=video.backend_id,
+                backend=identity["backend"],
                 passed=not failed,
                 failed_checks=failed,
                 scores={o.name: round(o.value, 3) for o in outcomes},
@@ -171,8 +173,8 @@ def _clip(
         camera=shot.camera,
         fade_in=fade_in,
         fade_out=fade_out,
-        backend=video.backend_id,
-        model_id=video.model_id,
+        backend=identity["backend"],
+        model_id=identity["model"],
         seed=seeded.seed,
         attempts=attempts,
         made_for=shot_basis(shot, bible_for_shot(media, key)),
@@ -192,8 +194,8 @@ def _clip(
             "camera": shot.camera.value,
             "seed": seeded.seed,
             "attempts": history,
-            "backend": video.backend_id,
-            "model_id": video.model_id,
+            "backend": identity["backend"],
+            "model_id": identity["model"],
             "device": device or "auto",
             "cached": cached,
             "continues_from": plan.continued_from(shot).key if previous_clip else "",
@@ -258,7 +260,7 @@ def _preview(media: MediaStore, video_ref: MediaRef, samples: list[np.ndarray] |
     return gif
 
 
-def _continuation(media: MediaStore, plan: FilmPlan, key: str, video) -> tuple[dict, str | None]:
+def _continuation(media: MediaStore, plan: FilmPlan, key: str, video: type) -> tuple[dict, str | None]:
     """(extra ``frames`` arguments, the previous clip's digest) for a continuation shot on a backend
     that continues shots; nothing for other shots and backends (a camera move starts on its keyframe)."""
     previous = plan.continued_from(plan.shot(key))

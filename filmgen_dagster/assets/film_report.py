@@ -25,7 +25,7 @@ from filmgen_dagster.domain import (
 from filmgen_dagster.film_records import registration, require, shot_records
 from filmgen_dagster.fonts import typeface
 from filmgen_dagster.partitions import across_sets, films
-from filmgen_dagster.profiles import STUDIO_MODULES, resolve_profile_path
+from filmgen_dagster.profiles import STUDIO_MODULES, BackendSpec, model_snapshots, resolve_profile_path
 from filmgen_dagster.resources.media_store import MediaStore, file_digest
 from filmgen_dagster.resources.studio import FilmStudio
 
@@ -99,7 +99,7 @@ def film_report(context: dg.AssetExecutionContext, media: MediaStore, studio: Fi
         profile=reg.profile,
         profile_sha256=file_digest(resolve_profile_path(reg.profile)),
         backend_specs={
-            modality: spec.model_dump(mode="json") for modality, spec in profile.backends.items() if spec is not None
+            modality: _spec_record(spec) for modality, spec in profile.backends.items() if spec is not None
         },
         plan=plan,
         shots=shots,
@@ -136,6 +136,12 @@ def film_report(context: dg.AssetExecutionContext, media: MediaStore, studio: Fi
             "lines_without_text": dg.MetadataValue.md(missing or "none: every language has text for every line"),
         }
     )
+
+
+def _spec_record(spec: BackendSpec) -> dict:
+    """The backend's kind and options, and the snapshot of each model (a name alone does not say which weights)."""
+    snapshots = model_snapshots(spec)
+    return spec.model_dump(mode="json") | ({"snapshots": snapshots} if snapshots else {})
 
 
 def _contact_sheet(media: MediaStore, plan: FilmPlan, keyframes: list[KeyframeRecord]) -> bytes:

@@ -7,11 +7,12 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from filmgen_dagster.backends.base import PICTURE_BOX
-from filmgen_dagster.domain import KeyframeRecord, QualityAttempt, ShotPrompt
+from filmgen_dagster.domain import KeyframeRecord, MediaRef, PromptScore, QualityAttempt, ShotPrompt
 from filmgen_dagster.faults import is_transient, retry_later
 from filmgen_dagster.film_records import plan_for_shot, registration, require
 from filmgen_dagster.gpus import GPU_STEP, gpu_lease
 from filmgen_dagster.partitions import shots
+from filmgen_dagster.profiles import Backends
 from filmgen_dagster.quality import REROLL_SEED_STEP
 from filmgen_dagster.resources.media_store import MediaStore
 from filmgen_dagster.resources.studio import FilmStudio
@@ -31,7 +32,8 @@ def keyframe(context: dg.AssetExecutionContext, media: MediaStore, studio: FilmS
     """The shot's key image from the profile's image backend (16:9 at the film's size).
 
     With a scorer in the profile, an image whose CLIP similarity to its prompt is below the
-    profile's threshold is re-rendered with a new seed; the shot fails after the last attempt.
+    profile's threshold is re-rendered with a new seed (the last attempt with the profile's fallback
+    image backend, if it names one); the shot fails after the last attempt.
     """
     with gpu_lease() as device:
         return _keyframe(context, media, studio, device)
@@ -45,21 +47,22 @@ def _keyframe(
     prompt = require(media, "shot_prompt", key, ShotPrompt)
     backends = studio.backends(registration(media, plan.film_key).profile, device)
     quality = backends.profile.quality
-    image_backend, load_s = backends.load("image")
-    scorer, scorer_load_s = backends.load("scorer")
-    load_s += scorer_load_s
+    judged = backends.identity("scorer") is not None
+    tries = quality.max_attempts if judged else 1
+    load_s = 0.0
     attempts: list[QualityAttempt] = []
     started = time.perf_counter()
-    for attempt in range(quality.max_attempts if scorer else 1):
+    for attempt in range(tries):
+        # The last try goes to the profile's fallback image backend, if it names one (as clips do for video).
+        fallback = judged and attempt == tries - 1
+        identity = backends.identity("image", fallback=fallback)
         seeded = prompt.model_copy(update={"seed": prompt.seed + attempt * REROLL_SEED_STEP})
-        inputs = {
-            **backends.identity("image"),
-            "prompt": seeded.model_dump(mode="json"),
-            "size": [plan.width, plan.height],
-        }
+        inputs = {**identity, "prompt": seeded.model_dump(mode="json"), "size": [plan.width, plan.height]}
         image_ref = media.recall("keyframe", inputs)
         cached = image_ref is not None
         if image_ref is None:
+            image_backend, loaded = backends.load("image", fallback=fallback)
+            load_s += loaded
             try:
                 image = image_backend.render_keyframe(seeded, plan.width, plan.height)
             except Exception as exc:
@@ -67,15 +70,17 @@ def _keyframe(
                     raise retry_later(context, exc) from exc
                 raise
             image_ref = media.put_bytes(_encode(image, "PNG"), ".png")
-            media.remember("keyframe", inputs, image_ref)
+            identity = backends.identity("image", fallback=fallback)  # the snapshot the load resolved
+            media.remember("keyframe", inputs | identity, image_ref)
         else:
             image = Image.open(media.local_path(image_ref))
-        clip_score = round(scorer.score(image, prompt.prompt), 4) if scorer else None
+        clip_score, loaded = _clip_score(media, backends, image, image_ref, prompt.prompt)
+        load_s += loaded
         passed = clip_score is None or clip_score >= quality.clip_score_min
         attempts.append(
             QualityAttempt(
                 seed=seeded.seed,
-                backend=image_backend.backend_id,
+                backend=identity["backend"],
                 passed=passed,
                 failed_checks=[] if passed else ["prompt_similarity"],
                 scores={} if clip_score is None else {"clip_score": clip_score},
@@ -100,8 +105,8 @@ def _keyframe(
         width=image.width,
         height=image.height,
         seed=seeded.seed,
-        backend=image_backend.backend_id,
-        model_id=image_backend.model_id,
+        backend=identity["backend"],
+        model_id=identity["model"],
         clip_score=clip_score,
         attempts=attempts,
     )
@@ -119,8 +124,8 @@ def _keyframe(
             "size": f"{image.width}x{image.height}",
             "seed": seeded.seed,
             "attempts": history,
-            "backend": image_backend.backend_id,
-            "model_id": image_backend.model_id,
+            "backend": identity["backend"],
+            "model_id": identity["model"],
             "device": device or "auto",
             "cached": cached,
             "model_load_s": round(load_s, 3),
@@ -131,11 +136,29 @@ def _keyframe(
                 check_name="prompt_similarity",
                 passed=True,
                 metadata={"clip_score": clip_score, "threshold": quality.clip_score_min}
-                if scorer
+                if judged
                 else {"skipped": "the profile has no scorer"},
             )
         ],
     )
+
+
+def _clip_score(
+    media: MediaStore, backends: Backends, image: Image.Image, image_ref: MediaRef, text: str
+) -> tuple[float | None, float]:
+    """(the image's CLIP similarity to ``text`` or None without a scorer, seconds spent loading the scorer):
+    a score measured before by the same scorer is read back, so a keyframe found by hash loads no model."""
+    identity = backends.identity("scorer")
+    if identity is None:
+        return None, 0.0
+    inputs = {**identity, "image": image_ref.digest, "text": text}
+    known = media.recall_record("clip-score", inputs, PromptScore)
+    if known is not None:
+        return known.clip_score, 0.0
+    scorer, load_s = backends.load("scorer")
+    score = PromptScore(clip_score=round(scorer.score(image, text), 4))
+    media.remember_record("clip-score", inputs | backends.identity("scorer"), score)
+    return score.clip_score, load_s
 
 
 def _encode(image: Image.Image, fmt: str) -> bytes:

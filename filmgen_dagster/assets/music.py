@@ -27,7 +27,8 @@ def _music(
     plan = require(media, "scene_plan", film_key, FilmPlan)
     narration = require(media, "narration", film_key, NarrationRecord)
     backends = studio.backends(registration(media, film_key).profile, device)
-    composer, load_s = backends.load("music")
+    identity = backends.identity("music")
+    load_s = 0.0
     starts = {entry.shot_key: entry for entry in narration.timeline}
     cues = []
     for scene in plan.scenes:
@@ -40,19 +41,18 @@ def _music(
                 hint=plan.music,
             )
         )
-    inputs = {
-        **backends.identity("music"),
-        "cues": [cue.model_dump(mode="json") for cue in cues],
-        "duration_s": narration.duration_s,
-    }
+    cue_list = [cue.model_dump(mode="json") for cue in cues]
 
     def ducked_under(language: str) -> dict:
-        return {**inputs, "voice": narration.tracks[language].digest}
+        voice = narration.tracks[language].digest
+        return {**identity, "cues": cue_list, "duration_s": narration.duration_s, "voice": voice}
 
     started = time.perf_counter()
     scores = {lang: media.recall("music", ducked_under(lang)) for lang in narration.tracks}
     missing = [lang for lang, ref in scores.items() if ref is None]
     if missing:
+        composer, load_s = backends.load("music")
+        identity = backends.identity("music")  # the snapshot the load resolved
         # Composed once, then ducked under each language's own narration: a track's score dips only where
         # its own voice speaks, not where another language's does.
         composed = tee(composer.compose(cues, narration.duration_s), len(missing))
@@ -67,8 +67,8 @@ def _music(
         film_key=film_key,
         scores=scores,
         duration_s=narration.duration_s,
-        backend=composer.backend_id,
-        model_id=composer.model_id,
+        backend=identity["backend"],
+        model_id=identity["model"],
     )
     version = media.write_record("music", film_key, record)
     return dg.MaterializeResult(
@@ -81,8 +81,8 @@ def _music(
                 f"{LANGUAGE_NAMES[lang].lower()}_rms_dbfs": round(wav_levels(media.local_path(ref))[0], 1)
                 for lang, ref in scores.items()
             },
-            "backend": composer.backend_id,
-            "model_id": composer.model_id,
+            "backend": identity["backend"],
+            "model_id": identity["model"],
             "device": device or "auto",
             "compose_s": round(time.perf_counter() - started, 3),
             "model_load_s": round(load_s, 3),

@@ -41,8 +41,8 @@ def _shot_narration(
     shot = plan.shot(key)
     bible = bible_for_shot(media, key)
     backends = studio.backends(registration(media, plan.film_key).profile, device)
-    speech, load_s = backends.load("speech")
     identity = backends.identity("speech")
+    load_s = 0.0
     started = time.perf_counter()
     takes: dict[str, SpeechTake] = {}
     for language in plan.languages:
@@ -57,13 +57,16 @@ def _shot_narration(
         inputs = {**identity, "language": language, "lines": voiced}
         audio_ref = media.recall("speech", inputs)
         if audio_ref is None:
+            speech, loaded = backends.load("speech")
+            load_s += loaded
             parts: list[np.ndarray] = []
             for text, voice, speaker in voiced:
                 parts += [speech.synthesize(text, language, voice, speaker), silence(LINE_GAP_S)]
             with media.scratch() as tmp:
                 write_wav(tmp / "take.wav", np.concatenate(parts[:-1]))
                 audio_ref = media.put_file(tmp / "take.wav")
-            media.remember("speech", inputs, audio_ref)
+            identity = backends.identity("speech")  # the snapshot the load resolved
+            media.remember("speech", inputs | identity, audio_ref)
         duration = soundfile.info(str(media.local_path(audio_ref))).duration
         takes[language] = SpeechTake(language=language, audio=audio_ref, duration_s=round(duration, 3))
     longest = max(take.duration_s for take in takes.values())
@@ -73,16 +76,16 @@ def _shot_narration(
         shot_key=key,
         takes=takes,
         final_duration_s=frames / plan.fps,
-        backend=speech.backend_id,
-        model_id=speech.model_id,
+        backend=identity["backend"],
+        model_id=identity["model"],
         made_for=shot_basis(shot, bible),
     )
     version = media.write_record("shot_narration", key, record)
     metadata: dict = {
         "final_duration_s": round(record.final_duration_s, 3),
         "planned_duration_s": shot.planned_duration_s,
-        "backend": speech.backend_id,
-        "model_id": speech.model_id,
+        "backend": identity["backend"],
+        "model_id": identity["model"],
         "device": device or "auto",
         "synthesis_s": round(time.perf_counter() - started, 3),
         "model_load_s": round(load_s, 3),

@@ -12,10 +12,15 @@ from filmgen_dagster.backends.torch_common import load_model, model_id, resolve_
 class ClipScorer:
     backend_id = "clip"
 
+    @staticmethod
+    def model_id_for(model: str, revision: str | None = None, **_: object) -> str:
+        """The ``model_id`` of a backend built with these options, known without loading it (for memo keys)."""
+        return model_id(model, revision)
+
     def __init__(
         self, model: str, revision: str | None = None, torch_dtype: str = "auto", device: str = "auto"
     ) -> None:
-        self.model_id = model_id(model, revision)
+        self.model_id = self.model_id_for(model, revision)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(torch_dtype, self.device)
         self.processor = load_model("scorer", model, lambda: AutoProcessor.from_pretrained(model, revision=revision))

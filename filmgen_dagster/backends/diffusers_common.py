@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -13,14 +14,26 @@ from filmgen_dagster.backends.torch_common import load_model, resolve_device, re
 from filmgen_dagster.errors import ProfileError
 
 
+def pipeline_problem(name: str) -> str | None:
+    """Why ``name`` is no pipeline class to load, as the end of a sentence naming it; None when it is one.
+
+    Looked up among diffusers' exports without importing the class, which would import its model code."""
+    import diffusers
+
+    pipelines = [export for export in dir(diffusers) if "Pipeline" in export]
+    if name == "auto" or name in pipelines:
+        return None
+    close = difflib.get_close_matches(name, pipelines, n=1)
+    fix = f"{close[0]} or auto" if close else "auto or a class name such as FluxPipeline"
+    return f"is not a diffusers pipeline class (diffusers {diffusers.__version__}); use {fix}"
+
+
 def pipeline_class(name: str, auto: str) -> Any:
     import diffusers
 
     cls = getattr(diffusers, auto if name == "auto" else name, None)
     if cls is None or not hasattr(cls, "from_pretrained"):
-        raise ProfileError(
-            f"pipeline {name!r} is not a diffusers pipeline class (diffusers {diffusers.__version__})"
-        )
+        raise ProfileError(f"pipeline {name!r} {pipeline_problem(name) or 'is not a diffusers pipeline class'}")
     return cls
 
 

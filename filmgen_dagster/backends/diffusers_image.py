@@ -20,6 +20,11 @@ from filmgen_dagster.errors import ProfileError
 class DiffusersImage:
     backend_id = "diffusers-text2image"
 
+    @staticmethod
+    def model_id_for(model: str, revision: str | None = None, **_: object) -> str:
+        """The ``model_id`` of a backend built with these options, known without loading it (for memo keys)."""
+        return model_id(model, revision)
+
     def __init__(
         self,
         model: str,
@@ -39,7 +44,7 @@ class DiffusersImage:
         ip_adapter: dict[str, Any] | None = None,
         character_images: dict[str, str] | None = None,
     ) -> None:
-        self.model_id = model_id(model, revision)
+        self.model_id = self.model_id_for(model, revision)
         self.num_inference_steps = num_inference_steps
         self.guidance_scale = guidance_scale
         self.size = (width, height)

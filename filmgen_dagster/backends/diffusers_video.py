@@ -29,6 +29,11 @@ class DiffusersVideo:
     backend_id = "diffusers-image2video"
     continues_shots = True
 
+    @staticmethod
+    def model_id_for(model: str, revision: str | None = None, **_: object) -> str:
+        """The ``model_id`` of a backend built with these options, known without loading it (for memo keys)."""
+        return model_id(model, revision)
+
     def __init__(
         self,
         model: str,
@@ -54,7 +59,7 @@ class DiffusersVideo:
             raise ProfileError(
                 f"video model needs max_frames >= 2 and model_fps >= 1, got {max_frames} and {model_fps}"
             )
-        self.model_id = model_id(model, revision)
+        self.model_id = self.model_id_for(model, revision)
         self.num_inference_steps = num_inference_steps
         self.model_fps = model_fps
         self.max_frames = max_frames

@@ -33,6 +33,12 @@ class MmsSpeech:
 
     backend_id = "mms-tts"
 
+    @staticmethod
+    def model_id_for(models: dict[str, str], revision: str | None = None, **_: object) -> str:
+        """The ``model_id`` of a backend built with these options, known without loading it (for memo keys)."""
+        suffix = f"@{revision}" if revision else ""
+        return ", ".join(f"{lang}={name}{suffix}" for lang, name in models.items())
+
     def __init__(
         self,
         models: dict[str, str],
@@ -45,8 +51,7 @@ class MmsSpeech:
         # VITS's flows and duration predictor are numerically fragile in half precision; only an explicit
         # dtype leaves float32.
         dtype = torch.float32 if torch_dtype == "auto" else resolve_dtype(torch_dtype, self.device)
-        suffix = f"@{revision}" if revision else ""
-        self.model_id = ", ".join(f"{lang}={name}{suffix}" for lang, name in models.items())
+        self.model_id = self.model_id_for(models, revision)
         self._voices: dict[str, tuple[PreTrainedTokenizerBase, VitsModel]] = {}
         for language, name in models.items():
             tokenizer = load_model("speech", name, lambda: AutoTokenizer.from_pretrained(name, revision=revision))

@@ -56,6 +56,11 @@ def stitch(segments: list[np.ndarray], overlap: int) -> np.ndarray:
 class MusicGen:
     backend_id = "musicgen"
 
+    @staticmethod
+    def model_id_for(model: str, revision: str | None = None, **_: object) -> str:
+        """The ``model_id`` of a backend built with these options, known without loading it (for memo keys)."""
+        return model_id(model, revision)
+
     def __init__(
         self,
         model: str,
@@ -66,7 +71,7 @@ class MusicGen:
         guidance_scale: float = 3.0,
         seed: int = 0,
     ) -> None:
-        self.model_id = model_id(model, revision)
+        self.model_id = self.model_id_for(model, revision)
         self.device = resolve_device(device)
         dtype = resolve_dtype(torch_dtype, self.device)
         self.processor = load_model("music", model, lambda: AutoProcessor.from_pretrained(model, revision=revision))

@@ -24,12 +24,17 @@ def model_name(model: str) -> str:
 class OpenClipScorer:
     backend_id = "open-clip"
 
+    @staticmethod
+    def model_id_for(model: str, pretrained: str | None = None, **_: object) -> str:
+        """The ``model_id`` of a backend built with these options, known without loading it (for memo keys)."""
+        return f"{model}:{pretrained}" if pretrained else model
+
     def __init__(
         self, model: str, pretrained: str | None = None, torch_dtype: str = "auto", device: str = "auto"
     ) -> None:
         """``pretrained`` is a weights tag (``laion2b_s34b_b79k``) or a local checkpoint file for an
         architecture name; folders and ``hf-hub:`` names carry their own weights."""
-        self.model_id = f"{model}:{pretrained}" if pretrained else model
+        self.model_id = self.model_id_for(model, pretrained)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(torch_dtype, self.device)
         name = model_name(model)

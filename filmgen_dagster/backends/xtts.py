@@ -40,6 +40,11 @@ class XttsSpeech:
 
     backend_id = "xtts"
 
+    @staticmethod
+    def model_id_for(model: str, revision: str | None = None, **_: object) -> str:
+        """The ``model_id`` of a backend built with these options, known without loading it (for memo keys)."""
+        return model_id(model, revision)
+
     def __init__(
         self,
         model: str,
@@ -58,7 +63,7 @@ class XttsSpeech:
             raise ModelLoadError(
                 f"xtts speaker reference for {', '.join(missing)} is not a file; give a WAV path per character"
             )
-        self.model_id = model_id(model, revision)
+        self.model_id = self.model_id_for(model, revision)
         self.device = resolve_device(device)
         self.speakers = dict(speakers)
         self.temperature, self.speed = temperature, speed
