@@ -201,12 +201,17 @@ def model_snapshots(spec: BackendSpec) -> dict[str, str]:
             if not isinstance(name, str):
                 continue
             # load_profile made local paths absolute; anything else may be a hub id (or a weights tag: not cached).
-            # `revision` pins the checkpoint (`model`, `models`), not a replacement VAE.
-            revision = spec.options.get("revision") if option in ("model", "models") else None
+            revision = _revision_of(spec.options, option)
             version = _fingerprint(Path(name)) if Path(name).is_absolute() else _hub_commit(name, revision)
             if version:
                 found[name] = version
     return found
+
+
+def _revision_of(options: dict[str, Any], option: str) -> str | None:
+    """The revision a model option is pinned to: `revision` pins the checkpoint (`model`, `models`), not a
+    replacement VAE."""
+    return options.get("revision") if option in ("model", "models") else None
 
 
 def _fingerprint(path: Path) -> str | None:
@@ -293,8 +298,7 @@ def _resolve_files(spec: BackendSpec, base: Path, ref: str, label: str) -> None:
     for option in MODEL_OPTIONS:
         if option in options:
             hub_ids = option in ("model", "models", "vae")  # `pretrained` may be a tag, `speakers` are files
-            # `revision` pins the checkpoint (`model`, `models`), not a replacement VAE.
-            revision = options.get("revision") if option in ("model", "models") else None
+            revision = _revision_of(options, option)
             setattr(spec, option, _resolve_models(options[option], base, ref, label, hub_ids, revision))
     adapter = options.get("ip_adapter")
     if isinstance(adapter, dict) and "repo" in adapter:

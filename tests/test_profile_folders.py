@@ -4,14 +4,11 @@ looked up in the user's folder first, then in the built-in one, and the "use one
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, make_film_env
 from filmgen_dagster.backends.rules_planner import RuleBasedPlanner
 from filmgen_dagster.domain import StyleBible
 from filmgen_dagster.errors import ProfileError, StoryError, UserInputError
@@ -121,21 +118,12 @@ def test_a_film_renders_with_a_user_profile_and_style_beside_the_built_in_templa
     (prompts / "styles" / "pastel.yaml").write_text(PASTEL_STYLE, encoding="utf-8")
     story = tmp_path / "lamp.md"
     story.write_text("---\ntitle: The Lamp\nstyle: pastel\n---\n\nA lamp hums in the hall.\n", encoding="utf-8")
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "home"),
-        "FILMGEN_MEDIA_ROOT": str(tmp_path / "media"),
-        "FILMGEN_PROFILES_DIR": str(profiles),
-        "FILMGEN_PROMPTS_DIR": str(prompts),
-    }
-    out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "filmgen_dagster.cli", "render", str(story), "--profile", "quick", "--out", str(out)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    env = make_film_env(tmp_path)
+    env.extra_env.update(FILMGEN_PROFILES_DIR=str(profiles), FILMGEN_PROMPTS_DIR=str(prompts))
+    result = env.render(story, "--profile", "quick")
     assert result.returncode == 0, result.stderr
-    assert Path(result.stdout.strip().splitlines()[-1]) == out / "the-lamp.mp4"
-    report = json.loads((out / "the-lamp.report.json").read_text(encoding="utf-8"))
+    assert Path(result.stdout.strip().splitlines()[-1]) == env.out / "the-lamp.mp4"
+    report = json.loads((env.out / "the-lamp.report.json").read_text(encoding="utf-8"))
     # Stored by path: only a built-in profile is stored by name (registry.record_registration).
     assert report["profile"] == str(profiles / "quick.yaml")
     assert report["shots"][0]["prompt"].startswith("soft pastel drawing")

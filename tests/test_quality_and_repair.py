@@ -122,3 +122,100 @@ def test_status_and_rerender_failed_see_failed_and_stale_shots(tmp_path):
     repaired = filmgen(env, "rerender", FILM, "--failed", "--out", str(env.out))
     assert repaired.returncode == 0 and "re-rendering 1 of 3 shot(s)" in repaired.stderr
     assert status_rows(env)[0] == 0
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    write_tiny_models(root)
+    return root
+
+
+@pytest.fixture
+def render_first_shot(tmp_path, monkeypatch):
+    """Plan the example film with a profile and render its first shot in-process; (result, media)."""
+    monkeypatch.setenv("FILMGEN_MEDIA_ROOT", str(tmp_path / "media"))
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+
+        def render(profile: Path):
+            defs = build_definitions()
+            media = defs.resources["media"]
+            film = register_film(instance, media, STORY, load_story(STORY), str(profile))
+            setup = defs.resolve_job_def("film_setup_job").execute_in_process(partition_key=film, instance=instance)
+            assert setup.success
+            plan = media.read_record("scene_plan", film, FilmPlan)
+            sync_shot_partitions(instance, plan)
+            result = defs.resolve_job_def("shot_job").execute_in_process(
+                partition_key=plan.shots[0].key, instance=instance, raise_on_error=False
+            )
+            return result, media
+
+        yield render
+
+
+def write_profile(tiny_models: Path, name: str, quality: dict, **backends: dict) -> Path:
+    profile = yaml.safe_load((tiny_models / "profile.yaml").read_text())
+    profile["backends"].update(backends)
+    profile["quality"] = quality
+    path = tiny_models / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    return path
+
+
+def test_failing_render_is_rerolled_then_falls_back(tiny_models, render_first_shot):
+    # Random-weight video jumps between frames (about 12 here); the fallback's camera move over the
+    # storyboard keyframe changes about 6 per quarter second.
+    profile = write_profile(
+        tiny_models,
+        "strict",
+        {"flash_diff_max": 9.0, "max_attempts": 3, "fallback": {"video": {"kind": "camera-moves"}}},
+        image={"kind": "storyboard"},
+        scorer=None,
+    )
+    result, media = render_first_shot(profile)
+    assert result.success
+    clip = media.read_record("clip", f"{FILM}__s01-01", ClipRecord)
+    assert [a.backend for a in clip.attempts] == ["diffusers-image2video"] * 2 + ["camera-moves"]
+    assert [a.passed for a in clip.attempts] == [False, False, True]
+    assert all(a.failed_checks == ["temporal_consistency"] for a in clip.attempts[:2])
+    assert len({a.seed for a in clip.attempts}) == 3
+    assert clip.backend == "camera-moves"
+
+
+def test_shot_fails_after_the_last_attempt_with_every_attempt_recorded(tiny_models, render_first_shot):
+    profile = write_profile(tiny_models, "impossible", {"clip_score_min": 1.01, "max_attempts": 2})
+    result, media = render_first_shot(profile)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "keyframe"
+    data = failure.event_specific_data.user_failure_data
+    assert "stayed below CLIP similarity 1.01 after 2 attempt(s)" in data.description
+    attempts = data.metadata["attempts"].value
+    assert len(attempts) == 2 and attempts[0]["seed"] != attempts[1]["seed"]
+    assert all(not a["passed"] and "clip_score" in a["scores"] for a in attempts)
+    assert media.read_record("clip", f"{FILM}__s01-01", ClipRecord) is None
+
+
+def test_transient_failure_is_retried_with_backoff(tmp_path):
+    env = make_film_env(tmp_path)
+    result = filmgen(env, "render", str(STORY), "--out", str(env.out), FILMGEN_FAIL_SHOTS=f"{FILM}:1~transient")
+    assert result.returncode == 0, result.stderr
+    instance = env.instance()
+    (run,) = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": f"{FILM}__s01-01"}))
+    retries = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)
+    assert [entry.step_key for entry in retries] == ["clip"]
+    assert retries[0].dagster_event.event_specific_data.seconds_to_wait == 2
+
+
+def test_a_picture_is_frozen_only_when_no_part_of_it_moves():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 200, (1, 90, 160, 3)).repeat(3, axis=0).astype(np.float32)
+    assert most_motion(np.abs(np.diff(frames, axis=0))).tolist() == [0.0, 0.0]
+    # One twelfth of the picture (a 40x30 tile of the samples) brightens by 20, then by 20 more: that
+    # part moves, though the mean change over the whole frame is only 20 / 12.
+    frames[1:, 30:60, 40:80] += 20
+    frames[2:, 30:60, 40:80] += 20
+    change = np.abs(np.diff(frames, axis=0))
+    assert most_motion(change).tolist() == pytest.approx([20.0, 20.0])
+    assert change.mean(axis=(1, 2, 3)).tolist() == pytest.approx([20 / 12] * 2)

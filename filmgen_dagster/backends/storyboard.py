@@ -30,7 +30,6 @@ from filmgen_dagster.domain import (
     Prop,
     Setting,
     ShotPrompt,
-    ShotProp,
     StylePreset,
     TimeOfDay,
     Weather,
@@ -659,7 +658,7 @@ def _birds(scene: _Scenery, person: float) -> None:
 
 def _bridge(scene: _Scenery, person: float) -> None:
     """A stone arch bridge across the middle distance, its arch standing on the horizon."""
-    (pw, ph), draw = scene.size, scene.draw
+    pw, draw = scene.size[0], scene.draw
     x0, x1 = pw * 0.08, pw * 0.92
     deck = scene.horizon - person * 0.55
     thick = max(3, round(person * 0.08))
